@@ -1,0 +1,14 @@
+"""The only Azure Functions entry point: creates the FunctionApp and registers one Blueprint per module."""
+
+import azure.functions as func
+
+from functions import graph_webhooks, graph_workers, health, maintenance
+from shared.logs import configure_logging
+from shared.telemetry import configure_telemetry
+
+configure_logging()
+configure_telemetry()
+
+app = func.FunctionApp()
+for module in (health, graph_webhooks, graph_workers, maintenance):
+    app.register_functions(module.bp)

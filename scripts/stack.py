@@ -1,0 +1,208 @@
+"""The local stack: Azurite, the emulators and the dev host, started and stopped together.
+
+`python -m scripts.stack run`   serves the app on the local stack until Ctrl-C (what `make run` does).
+`python -m scripts.stack test`  starts a private Azurite on free ports, runs pytest, stops it (`make test`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BIN = ROOT / "node_modules" / ".bin" / "azurite"
+DEV_ACCOUNT = "devstoreaccount1"
+# Azurite's well-known development key (public, documented; not a secret).
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Azurite:
+    """Azurite from node_modules, on loopback, with its data in a folder of its own."""
+
+    location: Path
+    blob_port: int = 0
+    queue_port: int = 0
+    table_port: int = 0
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> Azurite:
+        if not AZURITE_BIN.exists():
+            raise RuntimeError("Azurite is not installed: run `npm ci` (make does this for you)")
+        self.blob_port = self.blob_port or free_port()
+        self.queue_port = self.queue_port or free_port()
+        self.table_port = self.table_port or free_port()
+        self.location.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                str(AZURITE_BIN),
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableProductStyleUrl",
+                "--location",
+                str(self.location),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.blob_port),
+                "--queueHost",
+                "127.0.0.1",
+                "--queuePort",
+                str(self.queue_port),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(self.table_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        for port in (self.blob_port, self.queue_port, self.table_port):
+            wait_for_port(port, 30, self.proc)
+        return self
+
+    @property
+    def connection_string(self) -> str:
+        base = "http://127.0.0.1"
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={base}:{self.blob_port}/{DEV_ACCOUNT};"
+            f"QueueEndpoint={base}:{self.queue_port}/{DEV_ACCOUNT};"
+            f"TableEndpoint={base}:{self.table_port}/{DEV_ACCOUNT};"
+        )
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def azurite_running(location: Path | None = None) -> Iterator[Azurite]:
+    tmp = None
+    if location is None:
+        (ROOT / ".localstack").mkdir(exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="azurite-", dir=ROOT / ".localstack")
+        location = Path(tmp)
+    azurite = Azurite(location).start()
+    try:
+        yield azurite
+    finally:
+        azurite.stop()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_devhost(env: dict[str, str], port: int, settings: Path | None = None) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "devhost", "--app", str(ROOT / "function_app.py"), "--port", str(port)]
+    if settings is not None:
+        args += ["--settings", str(settings)]
+    return subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
+
+
+def cmd_test(pytest_args: Sequence[str]) -> int:
+    (ROOT / ".localstack").mkdir(exist_ok=True)
+    with azurite_running() as azurite:
+        env = dict(os.environ, AzureWebJobsStorage=azurite.connection_string)
+        print(f"stack: Azurite on queue :{azurite.queue_port} table :{azurite.table_port}", flush=True)
+        return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+
+
+def cmd_run(port: int) -> int:
+    settings = ROOT / "local.settings.json"
+    if not settings.exists():
+        shutil.copy(ROOT / "local.settings.sample.json", settings)
+        print("stack: created local.settings.json from local.settings.sample.json", flush=True)
+    location = ROOT / ".localstack" / "azurite"
+    procs: list[subprocess.Popen[bytes]] = []
+    with azurite_running(location) as azurite:
+        env = dict(os.environ, AzureWebJobsStorage=azurite.connection_string)
+        try:
+            host = start_devhost(env, port, settings)
+            procs.append(host)
+            wait_for_port(port, 60, host)
+            print(
+                "\nLocal stack is up:\n"
+                f"  Azurite        blob :{azurite.blob_port}  queue :{azurite.queue_port}"
+                f"  table :{azurite.table_port}  (data in {location.relative_to(ROOT)})\n"
+                f"  Function app   http://127.0.0.1:{port}/api/health\n"
+                f"                 http://127.0.0.1:{port}/api/graph/notifications?code=<DEVHOST_FUNCTION_KEY>\n"
+                f"                 http://127.0.0.1:{port}/api/graph/lifecycle?code=<DEVHOST_FUNCTION_KEY>\n"
+                "Press Ctrl-C to stop everything.\n",
+                flush=True,
+            )
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+            print("stack: a component exited; stopping the rest", flush=True)
+            return 1
+        except KeyboardInterrupt:
+            print("\nstack: stopping", flush=True)
+            return 0
+        finally:
+            for p in reversed(procs):
+                stop_process(p)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the service on the local stack until Ctrl-C")
+    run.add_argument("--port", type=int, default=7071)
+    test = sub.add_parser("test", help="run pytest against a private Azurite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args.port)
+    return cmd_test(args.pytest_args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

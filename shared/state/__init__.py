@@ -1,0 +1,1 @@
+"""Sync state in Azure Table Storage (subscriptions, links, sync events)."""

@@ -1,0 +1,1 @@
+"""Azure Storage adapters (queues and tables), configured from the `AzureWebJobsStorage` settings."""

@@ -1,0 +1,29 @@
+"""Queue and table names, in one place (infra/app/storage.bicep creates the same ones)."""
+
+from enum import StrEnum
+
+
+class QueueName(StrEnum):
+    GRAPH_NOTIFICATIONS = "graph-notifications"
+    GRAPH_LIFECYCLE = "graph-lifecycle"
+    IBSS_HOOKS = "ibss-hooks"
+    SYNC_BOOKINGS = "sync-bookings"
+    SYNC_ROOMS = "sync-rooms"
+    SERIES_EXPAND = "series-expand"
+
+
+class TableName(StrEnum):
+    SUBSCRIPTIONS = "subscriptions"
+    LINKS = "links"
+    SYNC_EVENTS = "syncevents"
+    ROOMS = "rooms"
+    BUILDINGS = "buildings"
+    CONFLICTS = "conflicts"
+    DEDUP = "dedup"
+    NOTIFICATIONS = "notifications"
+    HEARTBEATS = "heartbeats"
+
+
+def poison_queue(queue: str) -> str:
+    """The queue the Functions host moves a message to after maxDequeueCount failures."""
+    return f"{queue}-poison"

@@ -1,0 +1,49 @@
+"""Composition root: builds the adapters for the current event loop from the app settings."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from shared.config import AppSettings, get_settings
+from shared.graph.notifications import CachedClientStates, NotificationIntake
+from shared.notification_log import NotificationLog
+from shared.state.subscriptions import TableSubscriptionStore
+from shared.storage.account import StorageAccount, storage_for_current_loop
+from shared.storage.queues import StorageQueueSink
+
+
+@dataclass
+class Services:
+    settings: AppSettings
+    storage: StorageAccount
+    queues: StorageQueueSink
+    subscriptions: TableSubscriptionStore
+    intake: NotificationIntake
+    notification_log: NotificationLog
+
+
+_services: dict[int, Services] = {}
+
+
+def services() -> Services:
+    loop_id = id(asyncio.get_running_loop())
+    found = _services.get(loop_id)
+    if found is None:
+        settings = get_settings()
+        storage = storage_for_current_loop(settings)
+        queues = StorageQueueSink(storage)
+        subscriptions = TableSubscriptionStore(storage)
+        found = Services(
+            settings=settings,
+            storage=storage,
+            queues=queues,
+            subscriptions=subscriptions,
+            intake=NotificationIntake(
+                secrets=CachedClientStates(subscriptions, ttl_seconds=settings.client_state_cache_seconds),
+                sink=queues,
+            ),
+            notification_log=NotificationLog(storage),
+        )
+        _services[loop_id] = found
+    return found

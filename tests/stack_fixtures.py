@@ -1,0 +1,99 @@
+"""Fixtures that put real parts under the tests: Azurite and the dev host running function_app.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scripts.stack import ROOT, Azurite, azurite_running, free_port, stop_process
+
+FUNCTION_KEY = "test-function-key"
+MASTER_KEY = "test-master-key"
+
+
+@pytest.fixture(scope="session")
+def storage_connection() -> Iterator[str]:
+    """Azurite's connection string: the one `make test` started, or a private one for a bare `pytest`."""
+    given = os.environ.get("AzureWebJobsStorage")
+    if given and "UseDevelopmentStorage" not in given:
+        yield given
+        return
+    with azurite_running() as azurite:
+        os.environ["AzureWebJobsStorage"] = azurite.connection_string
+        yield azurite.connection_string
+
+
+@dataclass
+class RunningHost:
+    base_url: str
+    proc: subprocess.Popen[bytes]
+    function_key: str = FUNCTION_KEY
+    master_key: str = MASTER_KEY
+
+    def url(self, route: str, key: bool = True) -> str:
+        sep = "&" if "?" in route else "?"
+        return f"{self.base_url}/api/{route}" + (f"{sep}code={self.function_key}" if key else "")
+
+
+def start_host(app: Path, storage: str, extra_env: dict[str, str] | None = None) -> RunningHost:
+    port = free_port()
+    env = dict(
+        os.environ,
+        AzureWebJobsStorage=storage,
+        DEVHOST_FUNCTION_KEY=FUNCTION_KEY,
+        DEVHOST_MASTER_KEY=MASTER_KEY,
+        SYNC_TIMER_SCHEDULE="*/2 * * * * *",
+        PYTHONUNBUFFERED="1",
+        **(extra_env or {}),
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "devhost",
+            "--app",
+            str(app),
+            "--port",
+            str(port),
+            "--settings",
+            "/nonexistent",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dev host exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/admin/functions", timeout=1).status_code == 200:
+                return RunningHost(base_url=base, proc=proc)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_process(proc)
+    raise TimeoutError("dev host did not start")
+
+
+@pytest.fixture(scope="session")
+def devhost(storage_connection: str) -> Iterator[RunningHost]:
+    """function_app.py under the dev host, on Azurite."""
+    host = start_host(ROOT / "function_app.py", storage_connection)
+    try:
+        yield host
+    finally:
+        stop_process(host.proc)
+
+
+__all__ = ["Azurite", "RunningHost", "devhost", "start_host", "storage_connection"]
