@@ -32,7 +32,7 @@ typecheck: bootstrap
 	$(VENV)/bin/mypy
 
 bench-notify: bootstrap
-	$(PY) -m scripts.stack bench bench/notify_ack.py
+	$(PY) -m bench.notify_ack
 
 clean:
 	rm -rf .localstack .pytest_cache .mypy_cache .ruff_cache

@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {q.name}: queueTrigger ({q.queue_name})", flush=True)
     for t in host.app.timers:
         print(f"  {t.name}: timerTrigger ({t.schedule})", flush=True)
-    uvicorn.run(host.asgi(), host=args.host, port=port, log_level="warning", access_log=False)
+    # Long keep-alive like Azure's front end: a short one races with clients reusing pooled connections.
+    uvicorn.run(
+        host.asgi(), host=args.host, port=port, log_level="warning", access_log=False, timeout_keep_alive=120
+    )
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Graph webhook endpoints: subscription handshake, change notifications, lifecycle notifications."""
+"""Graph webhook endpoints: subscription handshake, change notifications, lifecycle notifications.
+
+Anonymous on purpose: Graph cannot send headers, and a function key in notificationUrl would sit in
+URLs and logs. Each item's clientState, compared in constant time, is what proves Graph sent it.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def _accepted(result: IntakeResult) -> func.HttpResponse:
     return json_response(202, result.summary())
 
 
-@bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
     token = req.params.get("validationToken")
     if token is not None:
@@ -47,7 +51,7 @@ async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
         return _accepted(result)
 
 
-@bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
     token = req.params.get("validationToken")
     if token is not None:
