@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.graph.notifications import GraphChangeMessage, GraphLifecycleMessage
+from shared.ibss.intake import BookingSyncJob
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
 
@@ -50,6 +51,21 @@ class NotificationLog:
                 "lifecycle_event": message.lifecycle_event.value,
                 "correlation_id": message.correlation_id,
                 "received_at": message.received_at.isoformat(),
+                "processed_at": datetime.now(UTC).isoformat(),
+            }
+        )
+
+    async def record_booking_job(self, job: BookingSyncJob) -> None:
+        table = await self.account.ready_table(TableName.NOTIFICATIONS)
+        await table.upsert_entity(
+            {
+                "PartitionKey": _key("ibss", job.booking_id),
+                "RowKey": _key(job.hook_id),
+                "kind": job.kind,
+                "booking_id": job.booking_id,
+                "hook_type": job.hook_type.value,
+                "correlation_id": job.correlation_id,
+                "received_at": job.received_at.isoformat(),
                 "processed_at": datetime.now(UTC).isoformat(),
             }
         )

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from shared.config import AppSettings, get_settings
 from shared.graph.notifications import CachedClientStates, NotificationIntake
+from shared.ibss.intake import HookIntake
 from shared.notification_log import NotificationLog
+from shared.state.dedup import TableHookIds
 from shared.state.subscriptions import TableSubscriptionStore
 from shared.storage.account import StorageAccount, storage_for_current_loop
 from shared.storage.queues import StorageQueueSink
@@ -21,6 +23,7 @@ class Services:
     subscriptions: TableSubscriptionStore
     intake: NotificationIntake
     notification_log: NotificationLog
+    hook_intake: HookIntake
 
 
 _services: dict[int, Services] = {}
@@ -44,6 +47,7 @@ def services() -> Services:
                 sink=queues,
             ),
             notification_log=NotificationLog(storage),
+            hook_intake=HookIntake(secret=settings.ibss_hook_secret, seen=TableHookIds(storage), sink=queues),
         )
         _services[loop_id] = found
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from scripts.stack import ROOT, Azurite, azurite_running, free_port, stop_proces
 
 FUNCTION_KEY = "test-function-key"
 MASTER_KEY = "test-master-key"
+HOOK_SECRET = "whsec_" + base64.b64encode(b"test-hook-secret-of-32-bytes!!!!").decode()
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +53,7 @@ def start_host(app: Path, storage: str, extra_env: dict[str, str] | None = None)
         DEVHOST_FUNCTION_KEY=FUNCTION_KEY,
         DEVHOST_MASTER_KEY=MASTER_KEY,
         SYNC_TIMER_SCHEDULE="*/2 * * * * *",
+        IBSS_HOOK_SECRET=HOOK_SECRET,
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )

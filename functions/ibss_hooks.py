@@ -1,0 +1,34 @@
+"""IBSS booking hooks: Standard Webhooks signatures are the authentication, so the route is anonymous."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions.http_responses import json_error, json_response
+from shared.ibss.intake import BookingSyncJob, HookRejected
+from shared.logs import correlation
+from shared.messaging import parse_or_dead_letter
+from shared.storage.names import QueueName
+from shared.wiring import services
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+@bp.route(route="ibss/hooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def ibss_hooks(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        # The raw body: re-serialised JSON would not match the signature.
+        job = await services().hook_intake.accept(req.get_body(), dict(req.headers))
+    except HookRejected as rejected:
+        return json_error(rejected.status, rejected.code, str(rejected))
+    return json_response(202, {"accepted": True, "correlation_id": job.correlation_id})
+
+
+@bp.queue_trigger(arg_name="msg", queue_name=QueueName.SYNC_BOOKINGS, connection="AzureWebJobsStorage")
+async def booking_sync_worker(msg: func.QueueMessage) -> None:
+    svc = services()
+    job = await parse_or_dead_letter(msg.get_body(), BookingSyncJob, svc.queues, QueueName.SYNC_BOOKINGS)
+    if job is None:
+        return
+    with correlation(job.correlation_id):
+        await svc.notification_log.record_booking_job(job)

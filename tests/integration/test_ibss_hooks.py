@@ -1,0 +1,144 @@
+"""IBSS booking hooks through the dev host: signatures, freshness, replays, and exactly one job per hook."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from shared.config import AppSettings
+from shared.storage.account import StorageAccount
+from shared.storage.names import TableName
+from tests.stack_fixtures import HOOK_SECRET, RunningHost
+
+
+@pytest.fixture
+async def storage(storage_connection: str) -> AsyncIterator[StorageAccount]:
+    account = StorageAccount.from_settings(AppSettings(AzureWebJobsStorage=storage_connection))
+    yield account
+    await account.close()
+
+
+def hook_body(booking_id: str) -> bytes:
+    return json.dumps(
+        {
+            "type": "booking.updated",
+            "timestamp": "2026-11-23T09:00:00Z",
+            "data": {
+                "Booking_Id": booking_id,
+                "Node_Id": 1001,
+                "Space_Id": "HQ-1-AURORA",
+                "Booking_Series_Id": None,
+            },
+        }
+    ).encode()
+
+
+def signed(body: bytes, *, secret: str = HOOK_SECRET, at: float | None = None, msg_id: str | None = None):
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    ts = datetime.fromtimestamp(at if at is not None else time.time(), UTC)
+    signature = Webhook(secret).sign(msg_id, ts, body.decode())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(ts.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+async def jobs_for(storage: StorageAccount, booking_id: str) -> list[dict[str, object]]:
+    table = await storage.ready_table(TableName.NOTIFICATIONS)
+    return [
+        dict(e)
+        async for e in table.query_entities(f"kind eq 'ibss.booking' and booking_id eq '{booking_id}'")
+    ]
+
+
+async def settle(
+    storage: StorageAccount, booking_id: str, expect: int, timeout: float = 10
+) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    rows: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        rows = await jobs_for(storage, booking_id)
+        if len(rows) >= expect:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.7)  # let any wrongly enqueued extra job arrive too
+    return await jobs_for(storage, booking_id)
+
+
+async def test_valid_hook_enqueues_exactly_one_job_and_a_replay_none(
+    devhost: RunningHost, storage: StorageAccount
+) -> None:
+    booking = f"bk-{uuid.uuid4().hex}"
+    body = hook_body(booking)
+    headers = signed(body)
+    async with httpx.AsyncClient() as client:
+        first = await client.post(devhost.url("ibss/hooks", key=False), content=body, headers=headers)
+        assert first.status_code == 202
+        replay = await client.post(devhost.url("ibss/hooks", key=False), content=body, headers=headers)
+        assert replay.status_code == 409
+        assert replay.json()["error"]["code"] == "Replay"
+    rows = await settle(storage, booking, 1)
+    assert len(rows) == 1
+    assert rows[0]["hook_type"] == "booking.updated"
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("forged", 401, "BadSignature"),
+        ("altered_body", 401, "BadSignature"),
+        ("stale", 401, "StaleTimestamp"),
+        ("future", 401, "StaleTimestamp"),
+        ("missing_headers", 400, "MissingHeaders"),
+        ("garbage_timestamp", 400, "BadHeader"),
+        ("bad_signature_format", 401, "BadSignature"),
+        ("valid_signature_bad_body", 400, "BadBody"),
+    ],
+)
+async def test_rejected_hooks_enqueue_nothing(
+    devhost: RunningHost, storage: StorageAccount, case: str, status: int, code: str
+) -> None:
+    booking = f"bk-{uuid.uuid4().hex}"
+    body = hook_body(booking)
+    headers = signed(body)
+    if case == "forged":
+        headers = signed(body, secret="whsec_" + "Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0IQ==")
+    elif case == "altered_body":
+        body = body.replace(b"HQ-1-AURORA", b"HQ-2-DELTA")
+    elif case == "stale":
+        headers = signed(body, at=time.time() - 301)
+    elif case == "future":
+        headers = signed(body, at=time.time() + 301)
+    elif case == "missing_headers":
+        headers = {"content-type": "application/json"}
+    elif case == "garbage_timestamp":
+        headers["webhook-timestamp"] = "yesterday"
+    elif case == "bad_signature_format":
+        headers["webhook-signature"] = "nonsense"
+    elif case == "valid_signature_bad_body":
+        body = b'{"type": "booking.exploded", "data": {}}'
+        headers = signed(body)
+    async with httpx.AsyncClient() as client:
+        r = await client.post(devhost.url("ibss/hooks", key=False), content=body, headers=headers)
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == code
+    assert await settle(storage, booking, 0, timeout=0.5) == []
+
+
+async def test_the_raw_body_is_what_is_verified(devhost: RunningHost, storage: StorageAccount) -> None:
+    """Re-serialising the JSON (other spacing) must break the signature."""
+    booking = f"bk-{uuid.uuid4().hex}"
+    body = hook_body(booking)
+    headers = signed(body)
+    reserialized = json.dumps(json.loads(body), separators=(",", ":")).encode()
+    async with httpx.AsyncClient() as client:
+        r = await client.post(devhost.url("ibss/hooks", key=False), content=reserialized, headers=headers)
+    assert r.status_code == 401
