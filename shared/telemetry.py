@@ -33,7 +33,13 @@ def configure_telemetry() -> bool:
         return _configured
     from azure.monitor.opentelemetry import configure_azure_monitor  # noqa: PLC0415 - heavy, optional
 
-    configure_azure_monitor(logger_name="ibss_m365_sync")
+    credential = None
+    if "Authorization=AAD" in os.environ.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", ""):
+        # App Insights has local auth disabled in our infra: the exporter must present an Entra token.
+        from azure.identity import ManagedIdentityCredential  # noqa: PLC0415
+
+        credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID"))
+    configure_azure_monitor(logger_name="ibss_m365_sync", credential=credential)
     _configured = True
     logging.getLogger(__name__).info("telemetry exporting to Azure Monitor")
     return True
