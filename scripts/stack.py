@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -109,15 +110,22 @@ class Azurite:
         )
 
     def stop(self) -> None:
-        stop_process(self.proc)
+        if self.in_memory:
+            stop_process(self.proc, timeout=1)  # nothing to persist: no need to wait for a clean close
+        else:
+            stop_process(
+                self.proc, timeout=20, sig=signal.SIGINT
+            )  # flushes its files on SIGINT (takes ~12 s)
         self.proc = None
 
 
-def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+def stop_process(
+    proc: subprocess.Popen[bytes] | None, timeout: float = 10, sig: signal.Signals = signal.SIGTERM
+) -> None:
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -157,26 +165,81 @@ def cmd_test(pytest_args: Sequence[str]) -> int:
         return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
 
 
+GRAPH_PORT, GRAPH_TOKEN_PORT, IBSS_PORT = 7201, 7202, 7301
+
+
+def _python(module: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_run(port: int) -> int:
+    # SIGTERM/SIGHUP stop the stack as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     settings = ROOT / "local.settings.json"
     if not settings.exists():
         shutil.copy(ROOT / "local.settings.sample.json", settings)
         print("stack: created local.settings.json from local.settings.sample.json", flush=True)
+    values: dict[str, str] = json.loads(settings.read_text()).get("Values", {})
     location = ROOT / ".localstack" / "azurite"
+    cert_dir = ROOT / ".localstack" / "graph-emulator"
     procs: list[subprocess.Popen[bytes]] = []
     with azurite_running(location, in_memory=False) as azurite:
-        env = dict(os.environ, AzureWebJobsStorage=azurite.connection_string)
+        # The emulators stand in for Graph and IBSS; the app reaches them exactly as it would the real ones.
+        env = dict(
+            os.environ,
+            AzureWebJobsStorage=azurite.connection_string,
+            GRAPH_BASE_URL=f"http://127.0.0.1:{GRAPH_PORT}/v1.0",
+            GRAPH_AUTHORITY=f"https://localhost:{GRAPH_TOKEN_PORT}",
+            GRAPH_CA_BUNDLE=str(cert_dir / "graph-emulator-ca.pem"),
+            IBSS_BASE_URL=f"http://127.0.0.1:{IBSS_PORT}",
+        )
         try:
+            graph = _python(
+                "emulators.graph",
+                "--port",
+                str(GRAPH_PORT),
+                "--token-port",
+                str(GRAPH_TOKEN_PORT),
+                "--tenant",
+                str(ROOT / "emulators" / "graph" / "tenants" / "demo.yaml"),
+                "--cert-dir",
+                str(cert_dir),
+            )
+            ibss = _python(
+                "emulators.ibss",
+                "--port",
+                str(IBSS_PORT),
+                "--api-key",
+                values.get("IBSS_API_KEY", ""),
+                "--hook-url",
+                f"http://127.0.0.1:{port}/api/ibss/hooks",
+                "--hook-secret",
+                values.get("IBSS_HOOK_SECRET", ""),
+            )
+            procs += [graph, ibss]
+            wait_for_port(GRAPH_PORT, 60, graph)
+            wait_for_port(IBSS_PORT, 60, ibss)
             host = start_devhost(env, port, settings)
             procs.append(host)
             wait_for_port(port, 60, host)
             print(
                 "\nLocal stack is up:\n"
-                f"  Azurite        blob :{azurite.blob_port}  queue :{azurite.queue_port}"
+                f"  Azurite         blob :{azurite.blob_port}  queue :{azurite.queue_port}"
                 f"  table :{azurite.table_port}  (data in {location.relative_to(ROOT)})\n"
-                f"  Function app   http://127.0.0.1:{port}/api/health\n"
-                f"                 http://127.0.0.1:{port}/api/graph/notifications\n"
-                f"                 http://127.0.0.1:{port}/api/graph/lifecycle\n"
+                f"  Graph emulator  http://127.0.0.1:{GRAPH_PORT}/v1.0  (control: /_emulator/,"
+                f" token: https://localhost:{GRAPH_TOKEN_PORT})\n"
+                f"  IBSS emulator   http://127.0.0.1:{IBSS_PORT}/v2  (control: /_emulator/)\n"
+                f"  Function app    http://127.0.0.1:{port}/api/health\n"
+                f"                  http://127.0.0.1:{port}/api/graph/notifications\n"
+                f"                  http://127.0.0.1:{port}/api/graph/lifecycle\n"
+                f"                  http://127.0.0.1:{port}/api/ibss/hooks\n"
                 "Press Ctrl-C to stop everything.\n",
                 flush=True,
             )
@@ -199,10 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=7071)
     test = sub.add_parser("test", help="run pytest against a private Azurite")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     if args.command == "run":
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         return cmd_run(args.port)
-    return cmd_test(args.pytest_args)
+    return cmd_test([*unknown, *args.pytest_args])
 
 
 if __name__ == "__main__":

@@ -2,6 +2,6 @@
 
 from tests.stack_fixtures import devhost, storage_connection
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["emulators.graph.pytest_plugin", "emulators.ibss.pytest_plugin"]
 
 __all__ = ["devhost", "storage_connection"]

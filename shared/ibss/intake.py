@@ -97,7 +97,7 @@ class HookIntake:
             try:
                 event = verify_hook(self.secret, body, headers)
             except IbssHookVerificationError as exc:
-                status, code = (400, "BadBody") if "body is invalid" in str(exc) else (401, "BadSignature")
+                status, code = (400, "BadBody") if exc.reason == "InvalidBody" else (401, "BadSignature")
                 raise HookRejected(status, code, "hook rejected: " + code) from exc
             if not await self.seen.remember(hook_id):
                 raise HookRejected(409, "Replay", "this webhook-id was already received")

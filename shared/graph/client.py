@@ -1,0 +1,84 @@
+"""Build an msgraph-sdk ``GraphServiceClient`` from settings (production and local emulator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from azure.identity.aio import CertificateCredential, ClientSecretCredential
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_request_adapter import options as sdk_default_options
+from msgraph.graph_service_client import GraphServiceClient
+from msgraph_core import GraphClientFactory
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+class GraphClientSettings(BaseModel):
+    """Where Graph and Entra ID live and how the app authenticates (secret or certificate)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    authority: str = "https://login.microsoftonline.com"
+    tenant_id: str
+    client_id: str
+    client_secret: SecretStr | None = None
+    certificate_path: Path | None = None
+    ca_bundle_path: Path | None = None  # local HTTPS token endpoints with a self-signed cert
+    scopes: tuple[str, ...] = (GRAPH_SCOPE,)
+    max_retries: int = Field(3, ge=0, le=10)
+    retry_delay_seconds: float = Field(3.0, ge=0, le=180)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GraphClientSettings:
+        if (self.client_secret is None) == (self.certificate_path is None):
+            raise ValueError("set exactly one of client_secret or certificate_path")
+        return self
+
+
+def build_credential(settings: GraphClientSettings) -> ClientSecretCredential | CertificateCredential:
+    """An async azure-identity credential; the caller closes it (``await credential.close()``)."""
+    kwargs: dict[str, Any] = {"authority": settings.authority}
+    if settings.ca_bundle_path is not None:
+        # A local authority is not a known cloud: skip discovery and trust its certificate.
+        kwargs["disable_instance_discovery"] = True
+        kwargs["connection_verify"] = str(settings.ca_bundle_path)
+    if settings.client_secret is not None:
+        return ClientSecretCredential(
+            settings.tenant_id, settings.client_id, settings.client_secret.get_secret_value(), **kwargs
+        )
+    assert settings.certificate_path is not None
+    return CertificateCredential(
+        settings.tenant_id, settings.client_id, str(settings.certificate_path), **kwargs
+    )
+
+
+def build_graph_client(
+    settings: GraphClientSettings,
+    credential: ClientSecretCredential | CertificateCredential | None = None,
+) -> GraphServiceClient:
+    """A GraphServiceClient whose only differences from the default are base URL, credential, retries."""
+    credential = credential or build_credential(settings)
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=list(settings.scopes))
+    retry = RetryHandlerOption(
+        delay=settings.retry_delay_seconds,
+        max_retries=settings.max_retries,
+        should_retry=settings.max_retries > 0,
+    )
+    http_client = KiotaClientFactory.get_default_client()
+    http_client.timeout = settings.timeout_seconds
+    http_client = GraphClientFactory.create_with_default_middleware(
+        client=http_client, options={**sdk_default_options, RetryHandlerOption.get_key(): retry}
+    )
+    http_client.base_url = settings.base_url
+    adapter = GraphRequestAdapter(auth, client=http_client)
+    adapter.base_url = settings.base_url
+    return GraphServiceClient(request_adapter=adapter)

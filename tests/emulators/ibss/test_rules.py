@@ -1,0 +1,424 @@
+"""Platform rules of the IBSS emulator, on the wire (raw HTTP, wire field names)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from emulators.ibss.testing import EmulatorControlError, IbssEmulator
+
+NODE = 1001
+TUE = datetime(2030, 1, 8, tzinfo=UTC)  # clock: Monday 2030-01-07 06:00Z = 07:00 Europe/Berlin
+
+
+def iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def body(
+    space: str, start: datetime, end: datetime, owner: str = "alice@contoso.example", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "Space_Id": space,
+        "Booking_Name": "Test",
+        "Booking_Start": iso(start),
+        "Booking_End": iso(end),
+        "Booking_Owner_Email": owner,
+        **extra,
+    }
+
+
+def book(api: httpx.Client, space: str, start: datetime, end: datetime, **kw: Any) -> httpx.Response:
+    return api.post(f"/v2/{NODE}/bookings", json=body(space, start, end, **kw))
+
+
+def created(api: httpx.Client, space: str, start: datetime, end: datetime, **kw: Any) -> dict[str, Any]:
+    resp = book(api, space, start, end, **kw)
+    assert resp.status_code == 201, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def get(api: httpx.Client, booking_id: str) -> dict[str, Any]:
+    resp = api.get(f"/v2/{NODE}/bookings/{booking_id}")
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+# ------------------------------------------------------------------------------------------------
+# Double booking, past, time range
+# ------------------------------------------------------------------------------------------------
+def test_space_cannot_be_double_booked(api):
+    first = created(api, "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    overlap = book(api, "HQ-2-CIRRUS", TUE.replace(hour=9, minute=30), TUE.replace(hour=10, minute=30))
+    assert overlap.status_code == 409
+    assert overlap.json()["Reason"] == "SpaceUnavailable"
+    assert overlap.json()["Details"]["Booking_Id"] == first["Booking_Id"]
+    inside = book(api, "HQ-2-CIRRUS", TUE.replace(hour=9, minute=15), TUE.replace(hour=9, minute=45))
+    assert inside.status_code == 409
+    # back to back is fine, and so is another space
+    assert book(api, "HQ-2-CIRRUS", TUE.replace(hour=10), TUE.replace(hour=11)).status_code == 201
+    assert book(api, "HQ-2-DELTA", TUE.replace(hour=9), TUE.replace(hour=10)).status_code == 201
+    # cancelling frees the slot
+    assert api.delete(f"/v2/{NODE}/bookings/{first['Booking_Id']}").status_code == 200
+    assert book(api, "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10)).status_code == 201
+
+
+def test_update_cannot_double_book(api):
+    a = created(api, "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    created(api, "HQ-2-CIRRUS", TUE.replace(hour=11), TUE.replace(hour=12))
+    resp = api.patch(
+        f"/v2/{NODE}/bookings/{a['Booking_Id']}", json={"Booking_End": iso(TUE.replace(hour=11, minute=30))}
+    )
+    assert resp.status_code == 409
+    assert get(api, a["Booking_Id"])["Booking_End"] == iso(TUE.replace(hour=10))  # unchanged
+
+
+def test_bookings_cannot_start_in_the_past(api, emu: IbssEmulator):
+    now = emu.now()
+    resp = book(api, "HQ-2-CIRRUS", now - timedelta(minutes=5), now + timedelta(minutes=30))
+    assert resp.status_code == 400
+    assert resp.json()["Reason"] == "BookingInPast"
+    assert book(api, "HQ-2-CIRRUS", now, now + timedelta(minutes=30)).status_code == 201
+    # nor be moved into the past
+    b = created(api, "HQ-2-DELTA", TUE.replace(hour=9), TUE.replace(hour=10))
+    resp = api.patch(
+        f"/v2/{NODE}/bookings/{b['Booking_Id']}", json={"Booking_Start": iso(now - timedelta(hours=1))}
+    )
+    assert resp.status_code == 400
+
+
+def test_end_must_follow_start_and_body_must_be_valid(api):
+    resp = book(api, "HQ-2-CIRRUS", TUE.replace(hour=10), TUE.replace(hour=9))
+    assert resp.status_code == 400
+    resp = api.post(f"/v2/{NODE}/bookings", json={"Space_Id": "HQ-2-CIRRUS"})
+    assert resp.status_code == 400
+    assert resp.json()["Reason"] == "ValidationError"
+    assert api.post(f"/v2/{NODE}/bookings", content=b"{not json").status_code == 400
+    assert book(api, "NOPE", TUE.replace(hour=9), TUE.replace(hour=10)).status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------
+# Booking policies
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("space", "start", "end", "reason"),
+    [
+        # meeting rooms: weekdays 07:00-20:00 Europe/Berlin (UTC+1 in January)
+        (
+            "HQ-1-AURORA",
+            TUE.replace(hour=5, minute=30),
+            TUE.replace(hour=6, minute=30),
+            "OutsideBookableHours",
+        ),
+        (
+            "HQ-1-AURORA",
+            TUE.replace(hour=18, minute=30),
+            TUE.replace(hour=19, minute=30),
+            "OutsideBookableHours",
+        ),
+        (
+            "HQ-1-AURORA",
+            datetime(2030, 1, 12, 9, tzinfo=UTC),
+            datetime(2030, 1, 12, 10, tzinfo=UTC),
+            "OutsideBookableHours",
+        ),
+        ("HQ-1-AURORA", TUE.replace(hour=6), TUE.replace(hour=14, minute=1), "MaxDurationExceeded"),
+        (
+            "HQ-1-AURORA",
+            TUE.replace(hour=9) + timedelta(days=91),
+            TUE.replace(hour=10) + timedelta(days=91),
+            "OutsideBookingWindow",
+        ),
+        # desks: 14 days ahead, at most 10 hours
+        (
+            "HQ-3-DESK-02",
+            TUE.replace(hour=9) + timedelta(days=15),
+            TUE.replace(hour=10) + timedelta(days=15),
+            "OutsideBookingWindow",
+        ),
+        ("HQ-3-DESK-02", TUE.replace(hour=5), TUE.replace(hour=15, minute=30), "MaxDurationExceeded"),
+    ],
+)
+def test_booking_policies(api, space, start, end, reason):
+    resp = book(api, space, start, end)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["Reason"] == reason
+
+
+def test_policy_limits_are_inclusive(api):
+    assert (
+        book(api, "HQ-1-BOREALIS", TUE.replace(hour=6), TUE.replace(hour=14)).status_code == 201
+    )  # 07-15 h, 8 h
+    assert (
+        book(api, "HQ-2-CIRRUS", TUE.replace(hour=18), TUE.replace(hour=19)).status_code == 201
+    )  # until 20:00
+    far = TUE.replace(hour=9) + timedelta(days=84)  # within 90 days (a Tuesday, summer time)
+    assert book(api, "HQ-2-DELTA", far, far + timedelta(hours=1)).status_code == 201
+
+
+def test_policies_are_listed_and_assigned_to_spaces(api):
+    policies = api.get(f"/v2/{NODE}/bookingpolicies").json()["value"]
+    rooms = next(p for p in policies if p["Booking_Policy_Id"] == "meeting-rooms")
+    assert rooms["Booking_Policy_Max_Duration_Min"] == 480
+    assert rooms["Booking_Policy_Window_Days"] == 90
+    assert {"Day": "Monday", "Start": "07:00", "End": "20:00"} in rooms["Booking_Policy_Bookable_Hours"]
+    assert api.get(f"/v2/{NODE}/spaces/HQ-3-DESK-01").json()["Booking_Policy_Id"] == "desks"
+
+
+# ------------------------------------------------------------------------------------------------
+# Check-in, check-out, auto-cancel
+# ------------------------------------------------------------------------------------------------
+def test_check_in_and_check_out(api, emu: IbssEmulator):
+    b = created(api, "HQ-1-AURORA", TUE.replace(hour=9), TUE.replace(hour=10))
+    bid = b["Booking_Id"]
+    emu.set_clock(TUE.replace(hour=8))  # an hour early: too early
+    resp = api.put(f"/v2/{NODE}/bookings/{bid}/checkin")
+    assert resp.status_code == 400
+    assert resp.json()["Reason"] == "CheckInTooEarly"
+    emu.set_clock(TUE.replace(hour=8, minute=45))
+    checked = api.put(f"/v2/{NODE}/bookings/{bid}/checkin").json()
+    assert checked["Booking_Status"] == "Early CheckIn"
+    assert checked["Booking_IsCheckedIn"] == 1
+    assert checked["Booking_IsEarly_CheckIn"] == 1
+    assert checked["Booking_Checkin_Time"] == "2030-01-08T08:45:00Z"
+    assert api.put(f"/v2/{NODE}/bookings/{bid}/checkin").status_code == 409  # twice
+    assert api.delete(f"/v2/{NODE}/bookings/{bid}").status_code == 409  # checked in: check out instead
+    emu.set_clock(TUE.replace(hour=9, minute=40))
+    out = api.put(f"/v2/{NODE}/bookings/{bid}/checkout").json()
+    assert out["Booking_Status"] == "Completed"
+    assert out["Booking_IsCompleted"] == 1
+    assert out["Booking_Completed_Time"] == "2030-01-08T09:40:00Z"
+    assert out["Booking_End"] == "2030-01-08T10:00:00Z"  # scheduled end kept; completed time = check-out
+    assert api.put(f"/v2/{NODE}/bookings/{bid}/checkout").status_code == 409
+    # the space is free again after check-out
+    assert book(api, "HQ-1-AURORA", TUE.replace(hour=9, minute=45), TUE.replace(hour=10)).status_code == 201
+
+
+def test_late_check_in(api, emu: IbssEmulator):
+    b = created(api, "HQ-1-AURORA", TUE.replace(hour=9), TUE.replace(hour=10))
+    emu.set_clock(TUE.replace(hour=9, minute=5))
+    assert get(api, b["Booking_Id"])["Booking_Status"] == "Late CheckIn"  # started, not checked in
+    checked = api.put(f"/v2/{NODE}/bookings/{b['Booking_Id']}/checkin").json()
+    assert checked["Booking_Status"] == "In Progress"
+    assert checked["Booking_IsLate_CheckIn"] == 1
+
+
+def test_auto_cancel_driven_by_the_clock(api, emu: IbssEmulator):
+    b = created(api, "HQ-1-AURORA", TUE.replace(hour=9), TUE.replace(hour=10))  # threshold 15 min
+    kept = created(api, "HQ-1-BOREALIS", TUE.replace(hour=9), TUE.replace(hour=10))
+    assert b["Meta_Auto_Cancel_Thld_Min"] == 15
+    emu.set_clock(TUE.replace(hour=9))
+    api.put(f"/v2/{NODE}/bookings/{kept['Booking_Id']}/checkin")
+    emu.advance_clock(minutes=14, seconds=59)
+    assert get(api, b["Booking_Id"])["Booking_Status"] == "Late CheckIn"
+    emu.advance_clock(seconds=1)  # the clock passes the threshold: evaluated on clock change
+    state = {x["Booking_Id"]: x for x in emu.state()["bookings"]}
+    assert state[b["Booking_Id"]]["Booking_Status"] == "Auto Cancelled"
+    cancelled = get(api, b["Booking_Id"])
+    assert cancelled["Booking_IsCancelled"] == 1
+    assert cancelled["Booking_Cancelled_Time"] == "2030-01-08T09:15:00Z"
+    assert get(api, kept["Booking_Id"])["Booking_Status"] == "In Progress"  # checked in: kept
+    # the auto-cancelled room is free for the rest of the slot
+    assert book(api, "HQ-1-AURORA", TUE.replace(hour=9, minute=20), TUE.replace(hour=10)).status_code == 201
+    # a checked-in booking completes at its end
+    emu.advance_clock(hours=1)
+    done = get(api, kept["Booking_Id"])
+    assert done["Booking_Status"] == "Completed"
+    assert done["Booking_Completed_Time"] == "2030-01-08T10:00:00Z"
+    hooks = [(d["type"], d["booking_id"]) for d in emu.hook_deliveries()]
+    assert ("booking.auto_cancelled", b["Booking_Id"]) in hooks
+
+
+def test_auto_cancel_when_the_clock_jumps(api, emu: IbssEmulator):
+    b = created(api, "HQ-3-DESK-02", TUE.replace(hour=7), TUE.replace(hour=16))  # desk: 30 min threshold
+    emu.set_clock(TUE.replace(hour=12))
+    assert get(api, b["Booking_Id"])["Booking_Cancelled_Time"] == "2030-01-08T07:30:00Z"
+
+
+# ------------------------------------------------------------------------------------------------
+# Series
+# ------------------------------------------------------------------------------------------------
+def series_body(space: str, days: list[int], hour: int = 9) -> dict[str, Any]:
+    occ = [
+        {
+            "Booking_Start": iso(TUE.replace(hour=hour) + timedelta(days=d)),
+            "Booking_End": iso(TUE.replace(hour=hour + 1) + timedelta(days=d)),
+        }
+        for d in days
+    ]
+    return {
+        "Space_Id": space,
+        "Booking_Name": "Series",
+        "Booking_Owner_Email": "bob@contoso.example",
+        "Booking_Occurrences": occ,
+    }
+
+
+def test_series_one_booking_per_occurrence_sharing_a_series_id(api):
+    resp = api.post(f"/v2/{NODE}/bookings/series", json=series_body("HQ-2-DELTA", [0, 7, 14]))
+    assert resp.status_code == 201
+    data = resp.json()
+    sid = data["Booking_Series_Id"]
+    assert len(data["value"]) == 3
+    assert {b["Booking_Series_Id"] for b in data["value"]} == {sid}
+    listed = api.get(f"/v2/{NODE}/bookings", params={"$filter": f"Booking_Series_Id eq '{sid}'"}).json()[
+        "value"
+    ]
+    assert len(listed) == 3
+    # cancel one occurrence: the others stay
+    api.delete(f"/v2/{NODE}/bookings/{listed[1]['Booking_Id']}")
+    # update the whole series: applies to the remaining future occurrences
+    upd = api.patch(f"/v2/{NODE}/bookings/series/{sid}", json={"Booking_Name": "Renamed"}).json()
+    assert len(upd["value"]) == 2
+    assert {b["Booking_Name"] for b in upd["value"]} == {"Renamed"}
+    moved = api.patch(f"/v2/{NODE}/bookings/series/{sid}", json={"Space_Id": "HQ-2-CIRRUS"}).json()
+    assert {b["Space_Id"] for b in moved["value"]} == {"HQ-2-CIRRUS"}
+    gone = api.delete(f"/v2/{NODE}/bookings/series/{sid}").json()
+    assert {b["Booking_Status"] for b in gone["value"]} == {"Cancelled"}
+    assert len(gone["value"]) == 2
+    assert api.delete(f"/v2/{NODE}/bookings/series/unknown").status_code == 404
+
+
+def test_series_is_all_or_nothing(api):
+    created(
+        api, "HQ-2-DELTA", TUE.replace(hour=9) + timedelta(days=7), TUE.replace(hour=10) + timedelta(days=7)
+    )
+    resp = api.post(f"/v2/{NODE}/bookings/series", json=series_body("HQ-2-DELTA", [0, 7, 14]))
+    assert resp.status_code == 409
+    assert resp.json()["Details"]["Occurrence"] == 1
+    assert (
+        len(api.get(f"/v2/{NODE}/bookings", params={"$filter": "Space_Id eq 'HQ-2-DELTA'"}).json()["value"])
+        == 2
+    )
+    saturday = api.post(f"/v2/{NODE}/bookings/series", json=series_body("HQ-2-CIRRUS", [0, 4]))
+    assert saturday.status_code == 400
+    assert saturday.json()["Reason"] == "OutsideBookableHours"
+
+
+# ------------------------------------------------------------------------------------------------
+# Optimistic concurrency
+# ------------------------------------------------------------------------------------------------
+def test_optimistic_concurrency(api):
+    b = created(api, "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    url = f"/v2/{NODE}/bookings/{b['Booking_Id']}"
+    resp = api.get(url)
+    etag = resp.headers["ETag"]
+    assert etag == resp.json()["Booking_Etag"] == b["Booking_Etag"]
+    first = api.patch(url, json={"Booking_Name": "One"}, headers={"If-Match": etag})
+    assert first.status_code == 200
+    assert first.headers["ETag"] != etag
+    stale = api.patch(url, json={"Booking_Name": "Two"}, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert stale.json()["Reason"] == "EtagMismatch"
+    assert api.delete(url, headers={"If-Match": etag}).status_code == 412
+    assert api.patch(url, json={"Booking_Name": "Three"}, headers={"If-Match": "*"}).status_code == 200
+    weak = api.get(url).headers["ETag"]
+    assert api.patch(url, json={"Booking_Name": "Four"}, headers={"If-Match": f"W/{weak}"}).status_code == 200
+    assert api.patch(url, json={"Booking_Name": "Five"}).status_code == 200  # If-Match is optional
+    assert get(api, b["Booking_Id"])["Booking_Status"] == "Amended"
+
+
+def test_cancelled_booking_cannot_be_changed(api):
+    b = created(api, "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    url = f"/v2/{NODE}/bookings/{b['Booking_Id']}"
+    assert api.delete(url).json()["Booking_Status"] == "Cancelled"
+    assert api.delete(url).status_code == 409
+    assert api.patch(url, json={"Booking_Name": "x"}).status_code == 409
+    assert api.put(url + "/checkin").status_code == 409
+
+
+# ------------------------------------------------------------------------------------------------
+# Flex (act as a person)
+# ------------------------------------------------------------------------------------------------
+def test_flex_book_move_edit_cancel(api, emu: IbssEmulator):
+    b = emu.act_book(
+        "carol@contoso.example",
+        "HQ-1-AURORA",
+        TUE.replace(hour=13),
+        TUE.replace(hour=14),
+        name="Planning",
+        parties=["dave@contoso.example"],
+    )
+    assert b["Booking_Owner_Email"] == "carol@contoso.example"
+    assert b["Booking_Parties"][0]["First_Name"] == "Dave"
+    moved = emu.act_move("carol@contoso.example", b["Booking_Id"], "HQ-1-BOREALIS")
+    assert moved["Space_Id"] == "HQ-1-BOREALIS"
+    assert moved["Space_Name"] == "Borealis"
+    edited = emu.act_edit(
+        "carol@contoso.example",
+        b["Booking_Id"],
+        start=TUE.replace(hour=15),
+        end=TUE.replace(hour=16),
+        name="Planning v2",
+    )
+    assert edited["Booking_Start"] == "2030-01-08T15:00:00Z"
+    assert edited["Booking_Name"] == "Planning v2"
+    assert get(api, b["Booking_Id"])["Booking_Status"] == "Amended"
+    with pytest.raises(EmulatorControlError) as err:
+        emu.act_cancel("bob@contoso.example", b["Booking_Id"])  # not the owner
+    assert err.value.status == 403
+    with pytest.raises(EmulatorControlError) as err:
+        emu.act_book("nobody@contoso.example", "HQ-1-AURORA", TUE.replace(hour=13), TUE.replace(hour=14))
+    assert err.value.status == 404
+    assert emu.act_cancel("carol@contoso.example", b["Booking_Id"])["Booking_Status"] == "Cancelled"
+
+
+def test_flex_rules_apply(api, emu: IbssEmulator):
+    emu.act_book("alice@contoso.example", "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    other = emu.act_book("bob@contoso.example", "HQ-2-DELTA", TUE.replace(hour=9), TUE.replace(hour=10))
+    with pytest.raises(EmulatorControlError) as err:
+        emu.act_move("bob@contoso.example", other["Booking_Id"], "HQ-2-CIRRUS")
+    assert err.value.status == 409
+    assert err.value.reason == "SpaceUnavailable"
+    with pytest.raises(EmulatorControlError) as err:
+        emu.act_book("bob@contoso.example", "HQ-2-DELTA", TUE.replace(hour=3), TUE.replace(hour=4))
+    assert err.value.status == 400
+
+
+def test_flex_check_in_out_and_series(api, emu: IbssEmulator):
+    b = emu.act_book("dave@contoso.example", "HQ-3-DESK-02", TUE.replace(hour=8), TUE.replace(hour=16))
+    emu.set_clock(TUE.replace(hour=8, minute=5))
+    assert emu.act_check_in("dave@contoso.example", b["Booking_Id"])["Booking_Status"] == "In Progress"
+    emu.advance_clock(hours=2)
+    assert emu.act_check_out("dave@contoso.example", b["Booking_Id"])["Booking_Status"] == "Completed"
+    series = emu.act_book(
+        "dave@contoso.example",
+        "HQ-3-DESK-02",
+        occurrences=[
+            (TUE.replace(hour=8) + timedelta(days=d), TUE.replace(hour=12) + timedelta(days=d))
+            for d in (1, 2)
+        ],
+    )
+    assert len(series["value"]) == 2
+    assert series["Booking_Series_Id"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Visitors
+# ------------------------------------------------------------------------------------------------
+def test_visitors_get_visit_records(api):
+    b = created(
+        api,
+        "HQ-1-AURORA",
+        TUE.replace(hour=9),
+        TUE.replace(hour=10),
+        Booking_Parties=[{"Email": "guest@fabrikam.example", "IsVisitor": 1}],
+    )
+    party = b["Booking_Parties"][0]
+    assert party["First_Name"] == "Grace"
+    assert party["Company"] == "Fabrikam"
+    assert party["Visit_Id"]
+    visit = api.get(f"/v2/{NODE}/visits/{party['Visit_Id']}").json()
+    assert visit["Booking_Id"] == b["Booking_Id"]
+    assert visit["Visit_Host_Email"] == "alice@contoso.example"
+    bad = book(
+        api,
+        "HQ-1-BOREALIS",
+        TUE.replace(hour=9),
+        TUE.replace(hour=10),
+        Booking_Parties=[{"Email": "x@y.example", "IsVisitor": 1, "Visit_Id": "nope"}],
+    )
+    assert bad.status_code == 400
