@@ -364,6 +364,7 @@ BOOKING_FILTERS: dict[str, Callable[[Booking], Any]] = {
     fields.BOOKING_SERIES_ID: lambda b: b.series_id,
     fields.BOOKING_OWNER_EMAIL: lambda b: b.owner_email,
     fields.BOOKING_MODIFIED: lambda b: b.modified,
+    fields.BOOKING_EXT_REF: lambda b: b.ext_ref,
 }
 SPACE_FILTERS: dict[str, Callable[[Space], Any]] = {
     fields.SPACE_ID: lambda s: s.id,
@@ -447,7 +448,10 @@ async def update_booking(request: Request) -> Response:
 async def cancel_booking(request: Request) -> Response:
     node_id = node_of(request)
     booking = emu_of(request).state.cancel_booking(
-        node_id, request.path_params["booking_id"], request.headers.get(fields.IF_MATCH_HEADER)
+        node_id,
+        request.path_params["booking_id"],
+        request.headers.get(fields.IF_MATCH_HEADER),
+        request.query_params.get(fields.BOOKING_CANCEL_REASON),
     )
     return booking_response(booking)
 

@@ -391,6 +391,7 @@ class EmulatorState:
             etag=_new_etag(),
             online_meeting=req.online_meeting,
             share_loc=req.share_loc,
+            ext_ref=req.ext_ref,
             parties=parties,
             party_count=len(parties),
             auto_cancel_threshold_min=space.auto_cancel_threshold_min,
@@ -463,9 +464,13 @@ class EmulatorState:
             b.status = BookingStatus.AMENDED
         self._touch(b, now)
 
-    def cancel_booking(self, node_id: int, booking_id: str, if_match: str | None) -> Booking:
+    def cancel_booking(
+        self, node_id: int, booking_id: str, if_match: str | None, reason: str | None = None
+    ) -> Booking:
         b = self.booking(node_id, booking_id)
         self.check_if_match(b, if_match)
+        if reason:
+            b.cancel_reason = reason[:500]
         self._cancel(b)
         return b
 

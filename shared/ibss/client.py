@@ -438,6 +438,7 @@ class IbssClient:
         series_id: str | None = None,
         owner_email: str | None = None,
         modified_since: datetime | None = None,
+        ext_ref: str | None = None,
     ) -> list[Clause]:
         """Filter clauses: bookings overlapping [start, end) of a space, etc."""
         clauses: list[Clause] = []
@@ -455,6 +456,8 @@ class IbssClient:
             clauses.append(Clause(fields.BOOKING_OWNER_EMAIL, "eq", owner_email))
         if modified_since is not None:
             clauses.append(Clause(fields.BOOKING_MODIFIED, "ge", modified_since))
+        if ext_ref is not None:
+            clauses.append(Clause(fields.BOOKING_EXT_REF, "eq", ext_ref))
         return clauses
 
     async def iter_booking_pages(
@@ -470,6 +473,7 @@ class IbssClient:
         modified_since: datetime | None = None,
         page_size: int | None = None,
         next_link: str | None = None,
+        ext_ref: str | None = None,
     ) -> AsyncGenerator[Page[Booking], None]:
         """Bookings of a building page by page; pass a saved ``next_link`` to resume."""
         if next_link is not None:
@@ -485,6 +489,7 @@ class IbssClient:
                 series_id=series_id,
                 owner_email=owner_email,
                 modified_since=modified_since,
+                ext_ref=ext_ref,
             )
             params = self._list_params(clauses, page_size)
         async for page in self._iter_pages(Booking, url, params):
@@ -502,6 +507,7 @@ class IbssClient:
         owner_email: str | None = None,
         modified_since: datetime | None = None,
         page_size: int | None = None,
+        ext_ref: str | None = None,
     ) -> AsyncGenerator[Booking, None]:
         async for page in self.iter_booking_pages(
             node_id,
@@ -513,6 +519,7 @@ class IbssClient:
             owner_email=owner_email,
             modified_since=modified_since,
             page_size=page_size,
+            ext_ref=ext_ref,
         ):
             for booking in page.items:
                 yield booking
@@ -529,6 +536,7 @@ class IbssClient:
         owner_email: str | None = None,
         modified_since: datetime | None = None,
         page_size: int | None = None,
+        ext_ref: str | None = None,
     ) -> list[Booking]:
         """All bookings matching the filter, following ``@odata.nextLink`` across pages."""
         return [
@@ -543,6 +551,7 @@ class IbssClient:
                 owner_email=owner_email,
                 modified_since=modified_since,
                 page_size=page_size,
+                ext_ref=ext_ref,
             )
         ]
 
@@ -571,9 +580,14 @@ class IbssClient:
         body = changes.to_wire(exclude_unset=True)
         return await self._booking_call("PATCH", self._booking_url(node_id, booking_id), body=body, etag=etag)
 
-    async def cancel_booking(self, node_id: int, booking_id: str, *, etag: str | None = None) -> Booking:
-        """Cancel (``DELETE``); the booking stays readable with status Cancelled."""
-        return await self._booking_call("DELETE", self._booking_url(node_id, booking_id), etag=etag)
+    async def cancel_booking(
+        self, node_id: int, booking_id: str, *, etag: str | None = None, reason: str | None = None
+    ) -> Booking:
+        """Cancel (``DELETE``); the booking stays readable with status Cancelled and the reason."""
+        url = self._booking_url(node_id, booking_id)
+        if reason:
+            url = str(httpx.URL(url).copy_add_param(fields.BOOKING_CANCEL_REASON, reason[:500]))
+        return await self._booking_call("DELETE", url, etag=etag)
 
     async def check_in(self, node_id: int, booking_id: str) -> Booking:
         return await self._booking_call(

@@ -150,6 +150,8 @@ class Booking(IbssModel):
     modified: UtcDatetime | None = Field(default=None, alias=fields.BOOKING_MODIFIED)
     etag: str | None = Field(default=None, alias=fields.BOOKING_ETAG)
     online_meeting: Flag = Field(default=False, alias=fields.BOOKING_ONLINE_MEETING)
+    ext_ref: str | None = Field(default=None, alias=fields.BOOKING_EXT_REF)
+    cancel_reason: str | None = Field(default=None, alias=fields.BOOKING_CANCEL_REASON)
     share_loc: Flag = Field(default=False, alias=fields.BOOKING_SHARE_LOC)
     all_day: Flag = Field(default=False, alias=fields.BOOKING_ALL_DAY)
     party_count: int | None = Field(default=None, alias=fields.BOOKING_PARTY_COUNT)
@@ -193,6 +195,7 @@ class BookingCreate(IbssModel):
     parties: list[BookingParty] = Field(default_factory=list, alias=fields.BOOKING_PARTIES)
     online_meeting: Flag = Field(default=False, alias=fields.BOOKING_ONLINE_MEETING)
     share_loc: Flag = Field(default=False, alias=fields.BOOKING_SHARE_LOC)
+    ext_ref: str | None = Field(default=None, alias=fields.BOOKING_EXT_REF, max_length=1024)
 
     @model_validator(mode="after")
     def _window(self) -> Self:
