@@ -30,6 +30,7 @@ var queueNames = [
 var tableNames = [
   'subscriptions'
   'links'
+  'linkkeys'
   'syncevents'
   'rooms'
   'buildings'

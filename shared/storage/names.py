@@ -15,6 +15,7 @@ class QueueName(StrEnum):
 class TableName(StrEnum):
     SUBSCRIPTIONS = "subscriptions"
     LINKS = "links"
+    LINK_KEYS = "linkkeys"
     SYNC_EVENTS = "syncevents"
     ROOMS = "rooms"
     BUILDINGS = "buildings"

@@ -5,12 +5,13 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from emulators.ibss.testing import IbssEmulator
 from shared.config import AppSettings
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
@@ -142,3 +143,31 @@ async def test_the_raw_body_is_what_is_verified(devhost: RunningHost, storage: S
     async with httpx.AsyncClient() as client:
         r = await client.post(devhost.url("ibss/hooks", key=False), content=reserialized, headers=headers)
     assert r.status_code == 401
+
+
+async def test_emulator_hooks_verify_end_to_end(
+    devhost: RunningHost, storage: StorageAccount, ibss_emulator_fresh: IbssEmulator
+) -> None:
+    """The IBSS emulator signs real hooks; the function app verifies them and enqueues one job each."""
+    ibss_emulator_fresh.set_hook_target(devhost.url("ibss/hooks", key=False), HOOK_SECRET)
+    now = ibss_emulator_fresh.now()
+    booking = ibss_emulator_fresh.act_book(
+        "alice@contoso.example",
+        "HQ-1-AURORA",
+        now + timedelta(hours=2),
+        now + timedelta(hours=3),
+        name="Planning",
+    )
+    booking_id = str(booking["Booking_Id"])
+    ibss_emulator_fresh.act_edit("alice@contoso.example", booking_id, name="Planning (moved)")
+    ibss_emulator_fresh.act_cancel("alice@contoso.example", booking_id)
+    deliveries = ibss_emulator_fresh.wait_hooks_settled()
+    mine = [d for d in deliveries if booking_id in json.dumps(d)]
+    assert mine
+    assert all(d["status"] == "delivered" for d in mine), mine
+    rows = await settle(storage, booking_id, 3)
+    assert sorted(str(r["hook_type"]) for r in rows) == [
+        "booking.cancelled",
+        "booking.created",
+        "booking.updated",
+    ]

@@ -1,0 +1,148 @@
+"""The IBSS side of a reconcile: bookings as snapshots, and the IBSS actions of a plan carried out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.ibss.client import IbssClient
+from shared.ibss.errors import IbssBadRequest, IbssConflict, IbssNotFound
+from shared.ibss.models import Booking, BookingCreate, BookingParty, BookingStatus, BookingUpdate
+from shared.sync import GONE, BookingSnapshot, Observed, Party, Present
+from shared.sync import BookingStatus as SyncStatus
+from shared.sync.plan import CancelBooking, CreateBooking, UpdateBooking
+from shared.sync.reconcile import IbssRejection
+from shared.worker.scope import SyncScope
+
+_STATUS = {
+    BookingStatus.CANCELLED: SyncStatus.CANCELLED,
+    BookingStatus.AUTO_CANCELLED: SyncStatus.AUTO_CANCELLED,
+    BookingStatus.COMPLETED: SyncStatus.COMPLETED,
+}
+_POLICY_REASONS = {"MaxDurationExceeded", "OutsideBookingWindow", "OutsideBookableHours", "SpaceNotBookable"}
+
+
+class BookingRejected(Exception):
+    """IBSS refused a write the plan asked for; the core decides what follows."""
+
+    def __init__(self, rejection: IbssRejection) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+def booking_snapshot(booking: Booking, scope: SyncScope) -> BookingSnapshot:
+    status = (
+        _STATUS.get(booking.status, SyncStatus.ACTIVE)
+        if isinstance(booking.status, BookingStatus)
+        else (SyncStatus.ACTIVE)
+    )
+    return BookingSnapshot(
+        booking_id=booking.id,
+        node_id=booking.node_id,
+        space_id=booking.space_id,
+        room_mailbox=scope.mailbox_for_space(booking.node_id, booking.space_id),
+        start=booking.start,
+        end=booking.end,
+        name=booking.name,
+        owner_email=booking.owner_email or "unknown@invalid",
+        parties=frozenset(Party(email=p.email, is_visitor=p.is_visitor) for p in booking.parties if p.email),
+        status=status,
+        online_meeting=booking.online_meeting,
+        version=booking.etag or "",
+        modified=booking.modified or booking.created or booking.start,
+        series_id=booking.series_id,
+        origin_ical_uid=booking.ext_ref,
+    )
+
+
+def _party(p: Party) -> BookingParty:
+    local = p.email.split("@", 1)[0]
+    return BookingParty(email=p.email, is_visitor=p.is_visitor, first_name=local)
+
+
+def _rejection(exc: IbssConflict | IbssBadRequest) -> IbssRejection:
+    if isinstance(exc, IbssConflict):
+        other = (exc.details or {}).get("Booking_Id") if isinstance(exc.details, dict) else None
+        return IbssRejection(kind="conflict", message=exc.message, conflicting_booking_id=other)
+    if exc.reason == "BookingInPast":
+        return IbssRejection(kind="past", message=exc.message)
+    return IbssRejection(kind="policy", message=exc.message)
+
+
+@dataclass
+class IbssSide:
+    client: IbssClient
+
+    async def read(self, node_id: int, booking_id: str, scope: SyncScope) -> Observed[BookingSnapshot]:
+        try:
+            return Present(booking_snapshot(await self.client.get_booking(node_id, booking_id), scope))
+        except IbssNotFound:
+            return GONE
+
+    async def find_by_origin(self, scope: SyncScope, node_id: int, ical_uid: str) -> Booking | None:
+        """A booking the sync created for this Outlook meeting before (recovery after lost state)."""
+        found = [b for b in await self.client.list_bookings(node_id, ext_ref=ical_uid) if b.is_active]
+        return found[0] if found else None
+
+    async def create(self, action: CreateBooking) -> Booking:
+        # Retried after a crash? The booking we made then carries the meeting's iCalUId.
+        existing = [
+            b
+            for b in await self.client.list_bookings(action.space.node_id, ext_ref=action.origin_ical_uid)
+            if b.status not in (BookingStatus.CANCELLED, BookingStatus.AUTO_CANCELLED)
+        ]
+        if existing:
+            return existing[0]
+        try:
+            return await self.client.create_booking(
+                action.space.node_id,
+                BookingCreate(
+                    space_id=action.space.space_id,
+                    name=action.name,
+                    start=action.start,
+                    end=action.end,
+                    owner_email=action.owner_email,
+                    parties=[_party(p) for p in action.parties],
+                    ext_ref=action.origin_ical_uid,
+                ),
+            )
+        except (IbssConflict, IbssBadRequest) as exc:
+            if isinstance(exc, IbssBadRequest) and exc.reason not in _POLICY_REASONS | {"BookingInPast"}:
+                raise
+            raise BookingRejected(_rejection(exc)) from exc
+
+    async def update(self, node_id: int, action: UpdateBooking) -> Booking:
+        changes = action.changes
+        values = {
+            "space_id": changes.space.space_id if changes.space else None,
+            "name": changes.name,
+            "start": changes.start,
+            "end": changes.end,
+            "parties": [_party(p) for p in changes.parties] if changes.parties is not None else None,
+        }
+        # Only the fields that changed are sent (unset fields are left out of the PATCH body).
+        update = BookingUpdate(**{k: v for k, v in values.items() if v is not None})
+        try:
+            return await self.client.update_booking(node_id, action.booking_id, update, etag=action.if_match)
+        except (IbssConflict, IbssBadRequest) as exc:
+            if isinstance(exc, IbssBadRequest) and exc.reason not in _POLICY_REASONS | {"BookingInPast"}:
+                raise
+            raise BookingRejected(_rejection(exc)) from exc
+
+    async def cancel_anywhere(self, action: CancelBooking, nodes: tuple[int, ...] = ()) -> None:
+        """Cancel a booking known only by id (no link row): try the buildings in scope."""
+        for node_id in nodes:
+            try:
+                await self.client.get_booking(node_id, action.booking_id)
+            except IbssNotFound:
+                continue
+            await self.cancel(node_id, action)
+            return
+
+    async def cancel(self, node_id: int, action: CancelBooking) -> None:
+        try:
+            await self.client.cancel_booking(node_id, action.booking_id, reason=action.reason)
+        except IbssConflict as exc:
+            if exc.reason != "AlreadyCancelled":  # cancelling twice is the same as once
+                raise
+        except IbssNotFound:
+            pass
