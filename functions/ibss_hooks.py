@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
 from functions.http_responses import json_error, json_response
@@ -10,6 +12,10 @@ from shared.logs import correlation
 from shared.messaging import parse_or_dead_letter
 from shared.storage.names import QueueName
 from shared.wiring import services
+from shared.worker.jobs import run_booking_job
+from shared.worker.wiring import SyncNotConfigured, reconciler_for_current_loop
+
+log = logging.getLogger(__name__)
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -32,3 +38,9 @@ async def booking_sync_worker(msg: func.QueueMessage) -> None:
         return
     with correlation(job.correlation_id):
         await svc.notification_log.record_booking_job(job)
+        try:
+            reconciler = reconciler_for_current_loop(svc.settings, svc.storage)
+        except SyncNotConfigured as exc:
+            log.warning("booking job recorded but not synced: %s", exc)
+            return
+        await run_booking_job(job, reconciler, svc.queues)

@@ -27,6 +27,8 @@ class AppSettings(BaseSettings):
     storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
 
     organizer_mode: OrganizerMode = Field(default=OrganizerMode.OWNER, alias="SYNC_ORGANIZER_MODE")
+    # Comma-separated; empty = the domains of the synced room mailboxes. Others' attendees are visitors.
+    internal_domains: str = Field(default="", alias="SYNC_INTERNAL_DOMAINS")
 
     graph_base_url: str = Field(default="https://graph.microsoft.com/v1.0", alias="GRAPH_BASE_URL")
     graph_authority: str = Field(default="https://login.microsoftonline.com", alias="GRAPH_AUTHORITY")
@@ -44,6 +46,25 @@ class AppSettings(BaseSettings):
 
     # Seconds a subscription's clientState stays cached in the intake function.
     client_state_cache_seconds: float = Field(default=300.0, alias="CLIENT_STATE_CACHE_SECONDS", ge=0)
+
+    # Rooms: subscriptions, delta catch-up, onboarding (shared/rooms, docs/operations-subscriptions.md).
+    # false = polling mode: no subscriptions, a delta round per room every SYNC_POLL_INTERVAL_SECONDS.
+    sync_notifications_enabled: bool = Field(default=True, alias="SYNC_NOTIFICATIONS_ENABLED")
+    sync_poll_interval_seconds: float = Field(default=300.0, alias="SYNC_POLL_INTERVAL_SECONDS", gt=0)
+    # With notifications on, a catch-up round runs for any room without a round for this long.
+    sync_safety_net_seconds: float = Field(default=900.0, alias="SYNC_SAFETY_NET_SECONDS", gt=0)
+    sync_onboarding_interval_seconds: float = Field(
+        default=900.0, alias="SYNC_ONBOARDING_INTERVAL_SECONDS", ge=0
+    )
+    sync_horizon_days: int = Field(default=90, alias="SYNC_HORIZON_DAYS", ge=1, le=365)
+    sync_coalesce_seconds: int = Field(default=1, alias="SYNC_COALESCE_SECONDS", ge=0, le=60)
+    sync_subscription_lifetime_minutes: int = Field(
+        default=10_000, alias="SYNC_SUBSCRIPTION_LIFETIME_MINUTES", ge=45, le=10_080
+    )
+    sync_renew_before_hours: float = Field(default=36.0, alias="SYNC_RENEW_BEFORE_HOURS", gt=0)
+    sync_graph_concurrency: int = Field(default=16, alias="SYNC_GRAPH_CONCURRENCY", ge=1, le=256)
+    sync_mailbox_concurrency: int = Field(default=4, alias="SYNC_MAILBOX_CONCURRENCY", ge=1, le=4)
+    sync_delta_page_size: int = Field(default=100, alias="SYNC_DELTA_PAGE_SIZE", ge=1, le=1000)
 
 
 @lru_cache(maxsize=1)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 from azure.identity.aio import CertificateCredential, ClientSecretCredential
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware import RetryHandler
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as sdk_default_options
@@ -36,12 +38,44 @@ class GraphClientSettings(BaseModel):
     max_retries: int = Field(3, ge=0, le=10)
     retry_delay_seconds: float = Field(3.0, ge=0, le=180)
     timeout_seconds: float = Field(30.0, gt=0)
+    # None: kiota's RetryHandler as shipped. A number: retry only when the wait (Retry-After, or the
+    # backoff when there is none) is at most this many seconds; a longer 429/503 is returned to the
+    # caller at once, so queue workers can re-enqueue with a delay instead of sleeping.
+    max_retry_after_seconds: float | None = Field(None, ge=0, le=180)
 
     @model_validator(mode="after")
     def _one_credential(self) -> GraphClientSettings:
         if (self.client_secret is None) == (self.certificate_path is None):
             raise ValueError("set exactly one of client_secret or certificate_path")
         return self
+
+
+class BoundedRetryHandler(RetryHandler):
+    """kiota's RetryHandler that never waits longer than ``max_wait_seconds`` per retry.
+
+    Also reads decimal ``Retry-After`` values (Graph sends e.g. ``2.128``; kiota 1.16 parses integers
+    or HTTP dates only and falls back to its backoff for anything else).
+    """
+
+    def __init__(self, options: RetryHandlerOption, max_wait_seconds: float) -> None:
+        super().__init__(options)
+        self.max_wait_seconds = max_wait_seconds
+
+    def get_delay_time(
+        self,
+        retry_count: int,
+        response: httpx.Response | None = None,
+        delay: float = RetryHandlerOption.DEFAULT_DELAY,
+    ) -> float:
+        wait = super().get_delay_time(retry_count, response, delay)
+        # RetryHandler.send does not retry when the delay reaches MAX_DELAY: the response goes back.
+        return wait if wait <= self.max_wait_seconds else RetryHandlerOption.MAX_DELAY
+
+    def _parse_retry_after(self, retry_after: str) -> float | None:
+        try:
+            return max(0.0, float(retry_after.strip()))
+        except ValueError:
+            return super()._parse_retry_after(retry_after)
 
 
 def build_credential(settings: GraphClientSettings) -> ClientSecretCredential | CertificateCredential:
@@ -75,9 +109,18 @@ def build_graph_client(
     )
     http_client = KiotaClientFactory.get_default_client()
     http_client.timeout = settings.timeout_seconds
-    http_client = GraphClientFactory.create_with_default_middleware(
-        client=http_client, options={**sdk_default_options, RetryHandlerOption.get_key(): retry}
-    )
+    options = {**sdk_default_options, RetryHandlerOption.get_key(): retry}
+    if settings.max_retry_after_seconds is None:
+        http_client = GraphClientFactory.create_with_default_middleware(client=http_client, options=options)
+    else:
+        # The default pipeline with the retry handler swapped for the bounded one.
+        middleware = KiotaClientFactory.get_default_middleware(options)
+        middleware = [
+            BoundedRetryHandler(retry, settings.max_retry_after_seconds) if isinstance(m, RetryHandler) else m
+            for m in middleware
+        ]
+        middleware.append(GraphClientFactory._get_telemetry_handler(options))
+        http_client = GraphClientFactory.create_with_custom_middleware(middleware, client=http_client)
     http_client.base_url = settings.base_url
     adapter = GraphRequestAdapter(auth, client=http_client)
     adapter.base_url = settings.base_url

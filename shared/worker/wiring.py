@@ -1,0 +1,72 @@
+"""Builds the reconciler (IBSS client, Graph client, link store) for the running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from shared.config import AppSettings
+from shared.graph.calendar import GraphCalendar, worker_client_settings
+from shared.graph.client import GraphClientSettings, build_graph_client
+from shared.graph.outlook_writer import OutlookWriter
+from shared.ibss.client import IbssClient
+from shared.state.conflicts import TableConflictLog
+from shared.state.links import TableLinkStore
+from shared.storage.account import StorageAccount
+from shared.sync import OrganizerMode
+from shared.worker.ibss_side import IbssSide
+from shared.worker.outlook_side import GraphOutlookSide
+from shared.worker.reconciler import Reconciler, ReconcileSettings
+from shared.worker.scope import CachedScope
+
+log = logging.getLogger(__name__)
+
+_reconcilers: dict[int, Reconciler] = {}
+
+
+class SyncNotConfigured(RuntimeError):
+    """IBSS or Graph settings are missing: the service cannot reconcile anything."""
+
+
+def graph_settings(settings: AppSettings) -> GraphClientSettings:
+    if not (settings.graph_tenant_id and settings.graph_client_id):
+        raise SyncNotConfigured("GRAPH_TENANT_ID and GRAPH_CLIENT_ID are required")
+    return GraphClientSettings(
+        base_url=settings.graph_base_url,
+        authority=settings.graph_authority,
+        tenant_id=settings.graph_tenant_id,
+        client_id=settings.graph_client_id,
+        client_secret=settings.graph_client_secret or None,
+        certificate_path=Path(settings.graph_client_certificate)
+        if settings.graph_client_certificate
+        else None,
+        ca_bundle_path=Path(settings.graph_ca_bundle) if settings.graph_ca_bundle else None,
+    )
+
+
+def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) -> Reconciler:
+    loop_id = id(asyncio.get_running_loop())
+    found = _reconcilers.get(loop_id)
+    if found is not None:
+        return found
+    if not (settings.ibss_base_url and settings.ibss_api_key):
+        raise SyncNotConfigured("IBSS_BASE_URL and IBSS_API_KEY are required")
+    ibss = IbssClient(settings.ibss_base_url, settings.ibss_api_key)
+    graph = build_graph_client(worker_client_settings(graph_settings(settings)))
+    calendar = GraphCalendar(graph)
+    found = Reconciler(
+        links=TableLinkStore(storage),
+        ibss=IbssSide(ibss),
+        outlook=GraphOutlookSide(calendar, OutlookWriter(calendar)),
+        scope=CachedScope(ibss),
+        conflicts=TableConflictLog(storage),
+        settings=ReconcileSettings(
+            organizer_mode=OrganizerMode(settings.organizer_mode.value),
+            internal_domains=frozenset(
+                d.strip().lower() for d in settings.internal_domains.split(",") if d.strip()
+            ),
+        ),
+    )
+    _reconcilers[loop_id] = found
+    return found

@@ -1,0 +1,63 @@
+"""Made in IBSS (Flex/Roamer) -> Outlook, end to end on the local stack, in both organizer modes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.e2e.conftest import SyncStack, business_slot, eventually
+
+ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
+AURORA, CIRRUS = "aurora@contoso.example", "cirrus@contoso.example"
+
+
+def _meeting_holder(stack: SyncStack) -> str:
+    """Where the service writes an IBSS-made meeting: the owner's calendar, or the room's own."""
+    return ALICE if stack.host_mode == "owner" else AURORA
+
+
+def _live(stack: SyncStack, mailbox: str, subject: str | None = None) -> list[dict]:
+    return [
+        e
+        for e in stack.graph.mailbox_events(mailbox)
+        if not e.get("isCancelled") and (subject is None or subject in (e.get("subject") or ""))
+    ]
+
+
+def test_book_reschedule_rename_cancel(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    start, end = business_slot(1, 10)
+    booking = stack.ibss.act_book(ALICE, "HQ-1-AURORA", start, end, name="Planning")
+    booking_id = str(booking["Booking_Id"])
+    holder = _meeting_holder(stack)
+
+    meeting = eventually(lambda: _live(stack, holder, "Planning"), what="meeting in Outlook")[0]
+    # The room accepted: its calendar holds the meeting (owner mode: the room's copy; room mode: its own).
+    eventually(lambda: _live(stack, AURORA), what="room calendar entry")
+    assert meeting["start"]["dateTime"].startswith(start.strftime("%Y-%m-%dT%H:%M"))
+
+    stack.ibss.act_move(
+        ALICE, booking_id, "HQ-1-AURORA", start=start + timedelta(hours=2), end=end + timedelta(hours=2)
+    )
+    moved = (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    eventually(
+        lambda: [e for e in _live(stack, holder, "Planning") if e["start"]["dateTime"].startswith(moved)],
+        what="meeting moved",
+    )
+
+    stack.ibss.act_edit(ALICE, booking_id, name="Planning v2")
+    eventually(lambda: _live(stack, holder, "Planning v2"), what="meeting renamed")
+
+    stack.ibss.act_cancel(ALICE, booking_id)
+    eventually(lambda: not _live(stack, holder, "Planning"), what="meeting cancelled")
+    eventually(lambda: not _live(stack, AURORA), what="room released")
+    assert stack.ibss.state()  # the emulator is still consistent
+
+
+def test_move_to_another_space_releases_the_old_room(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    start, end = business_slot(2, 11)
+    booking = stack.ibss.act_book(ALICE, "HQ-1-AURORA", start, end, name="Retro")
+    eventually(lambda: _live(stack, AURORA), what="room calendar entry")
+    stack.ibss.act_move(ALICE, str(booking["Booking_Id"]), space_id="HQ-2-CIRRUS")
+    eventually(lambda: _live(stack, CIRRUS), what="new room holds the meeting")
+    eventually(lambda: not _live(stack, AURORA), what="old room released")
