@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap run test lint typecheck bench-notify clean
+.PHONY: bootstrap chromium run demo test lint typecheck bench-notify clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -21,7 +21,16 @@ node_modules/.installed: package.json package-lock.json
 run: bootstrap
 	$(PY) -m scripts.stack run
 
-test: bootstrap
+# With `make run` up in another terminal: plays book/move/rename/cancel from each side and times them.
+demo: bootstrap
+	$(PY) -m scripts.demo
+
+# Debian's chromium for the ops page browser test (Playwright drives it; never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium could not be installed: the ops page browser test will be skipped"
+
+test: bootstrap chromium
 	$(PY) -m scripts.stack test
 
 lint: bootstrap

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions import graph_webhooks, graph_workers, health, ibss_hooks, maintenance
+from functions import admin, graph_webhooks, graph_workers, health, ibss_hooks, maintenance, rooms
 from shared.logs import configure_logging
 from shared.telemetry import configure_telemetry
 
@@ -10,5 +10,5 @@ configure_logging()
 configure_telemetry()
 
 app = func.FunctionApp()
-for module in (health, graph_webhooks, graph_workers, ibss_hooks, maintenance):
+for module in (health, graph_webhooks, graph_workers, ibss_hooks, maintenance, rooms, admin):
     app.register_functions(module.bp)

@@ -1,9 +1,11 @@
-"""Queue functions consuming Graph notifications. They record for now; the sync issues give them work."""
+"""Queue functions consuming Graph notifications: a change schedules a (coalesced) delta round of its
+room; lifecycle events renew, recreate or resync. Notifications are hints: the round fetches the truth."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
+from shared import telemetry
 from shared.graph.notifications import GraphChangeMessage, GraphLifecycleMessage
 from shared.logs import correlation
 from shared.messaging import parse_or_dead_letter
@@ -21,8 +23,12 @@ async def graph_notification_worker(msg: func.QueueMessage) -> None:
     )
     if message is None:
         return
-    with correlation(message.correlation_id):
+    with (
+        correlation(message.correlation_id),
+        telemetry.consumer_span("graph change notification", message.traceparent),
+    ):
         await svc.notification_log.record_change(message)
+        await svc.rooms.on_change(message)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name=QueueName.GRAPH_LIFECYCLE, connection="AzureWebJobsStorage")
@@ -35,3 +41,4 @@ async def graph_lifecycle_worker(msg: func.QueueMessage) -> None:
         return
     with correlation(message.correlation_id):
         await svc.notification_log.record_lifecycle(message)
+        await svc.rooms.on_lifecycle(message)

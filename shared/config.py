@@ -27,6 +27,10 @@ class AppSettings(BaseSettings):
     storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
 
     organizer_mode: OrganizerMode = Field(default=OrganizerMode.OWNER, alias="SYNC_ORGANIZER_MODE")
+    # Sync state of bookings that ended more than this many days ago is deleted (daily purge timer).
+    purge_after_days: int = Field(default=30, alias="SYNC_PURGE_AFTER_DAYS", ge=1, le=3650)
+    # After inviting a room to a person's meeting, look at the room's reply this many seconds later.
+    room_reply_check_seconds: int = Field(default=15, alias="SYNC_ROOM_REPLY_CHECK_SECONDS", ge=1, le=3600)
     # Comma-separated; empty = the domains of the synced room mailboxes. Others' attendees are visitors.
     internal_domains: str = Field(default="", alias="SYNC_INTERNAL_DOMAINS")
 
@@ -57,7 +61,8 @@ class AppSettings(BaseSettings):
         default=900.0, alias="SYNC_ONBOARDING_INTERVAL_SECONDS", ge=0
     )
     sync_horizon_days: int = Field(default=90, alias="SYNC_HORIZON_DAYS", ge=1, le=365)
-    sync_coalesce_seconds: int = Field(default=1, alias="SYNC_COALESCE_SECONDS", ge=0, le=60)
+    # 0: a round starts at once; bursts still collapse while a round is pending (the room row flag).
+    sync_coalesce_seconds: int = Field(default=0, alias="SYNC_COALESCE_SECONDS", ge=0, le=60)
     sync_subscription_lifetime_minutes: int = Field(
         default=10_000, alias="SYNC_SUBSCRIPTION_LIFETIME_MINUTES", ge=45, le=10_080
     )

@@ -9,10 +9,16 @@ from shared.config import AppSettings, get_settings
 from shared.graph.notifications import CachedClientStates, NotificationIntake
 from shared.ibss.intake import HookIntake
 from shared.notification_log import NotificationLog
+from shared.rooms.ports import RoomChangeSink
+from shared.rooms.runtime import build_rooms_service
+from shared.rooms.service import RoomsService
+from shared.rooms.sink import RecordingChangeSink
 from shared.state.dedup import TableHookIds
 from shared.state.subscriptions import TableSubscriptionStore
 from shared.storage.account import StorageAccount, storage_for_current_loop
 from shared.storage.queues import StorageQueueSink
+from shared.worker.room_sink import ChainedChangeSink, ReconcilingChangeSink
+from shared.worker.wiring import SyncNotConfigured, reconciler_for_current_loop
 
 
 @dataclass
@@ -24,9 +30,19 @@ class Services:
     intake: NotificationIntake
     notification_log: NotificationLog
     hook_intake: HookIntake
+    rooms: RoomsService
 
 
 _services: dict[int, Services] = {}
+
+
+def _room_sink(settings: AppSettings, storage: StorageAccount) -> RoomChangeSink | None:
+    """Delta rounds go to the reconciler when IBSS and Graph are configured (None: the audit sink only)."""
+    try:
+        reconciler = reconciler_for_current_loop(settings, storage)
+    except SyncNotConfigured:
+        return None
+    return ChainedChangeSink([RecordingChangeSink(storage), ReconcilingChangeSink(reconciler)])
 
 
 def services() -> Services:
@@ -48,6 +64,7 @@ def services() -> Services:
             ),
             notification_log=NotificationLog(storage),
             hook_intake=HookIntake(secret=settings.ibss_hook_secret, seen=TableHookIds(storage), sink=queues),
+            rooms=build_rooms_service(settings, storage, queues, sink=_room_sink(settings, storage)),
         )
         _services[loop_id] = found
     return found

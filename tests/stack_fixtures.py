@@ -45,18 +45,20 @@ class RunningHost:
         return f"{self.base_url}/api/{route}" + (f"{sep}code={self.function_key}" if key else "")
 
 
-def start_host(app: Path, storage: str, extra_env: dict[str, str] | None = None) -> RunningHost:
-    port = free_port()
-    env = dict(
-        os.environ,
-        AzureWebJobsStorage=storage,
-        DEVHOST_FUNCTION_KEY=FUNCTION_KEY,
-        DEVHOST_MASTER_KEY=MASTER_KEY,
-        SYNC_TIMER_SCHEDULE="*/2 * * * * *",
-        IBSS_HOOK_SECRET=HOOK_SECRET,
-        PYTHONUNBUFFERED="1",
+def start_host(
+    app: Path, storage: str, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> RunningHost:
+    port = port or free_port()
+    env = {
+        **os.environ,
+        "AzureWebJobsStorage": storage,
+        "DEVHOST_FUNCTION_KEY": FUNCTION_KEY,
+        "DEVHOST_MASTER_KEY": MASTER_KEY,
+        "SYNC_TIMER_SCHEDULE": "*/2 * * * * *",
+        "IBSS_HOOK_SECRET": HOOK_SECRET,
+        "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
-    )
+    }
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -38,6 +38,9 @@ var tableNames = [
   'dedup'
   'notifications'
   'heartbeats'
+  'onboarding'
+  'roomchanges'
+  'roomevents'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

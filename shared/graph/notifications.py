@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared import telemetry
@@ -115,6 +116,7 @@ class GraphChangeMessage(BaseModel):
     tenant_id: str | None = None
     received_at: datetime
     correlation_id: str = Field(min_length=1, max_length=64)
+    traceparent: str | None = Field(default=None, max_length=128)  # W3C context of the intake span
 
 
 class GraphLifecycleMessage(BaseModel):
@@ -126,6 +128,7 @@ class GraphLifecycleMessage(BaseModel):
     tenant_id: str | None = None
     received_at: datetime
     correlation_id: str = Field(min_length=1, max_length=64)
+    traceparent: str | None = Field(default=None, max_length=128)  # W3C context of the intake span
 
 
 class MalformedNotification(ValueError):
@@ -189,6 +192,16 @@ class NotificationIntake:
         return True
 
     async def accept_changes(self, body: bytes) -> IntakeResult:
+        with telemetry.tracer.start_as_current_span(
+            "graph notification intake", kind=SpanKind.SERVER
+        ) as span:
+            result = await self._accept_changes(body)
+            span.set_attributes(
+                {"sync.accepted": result.accepted, "sync.rejected": sum(result.rejected.values())}
+            )
+            return result
+
+    async def _accept_changes(self, body: bytes) -> IntakeResult:
         items = _parse_collection(body)
         reasons: Counter[str] = Counter()
         messages: list[GraphChangeMessage] = []
@@ -217,12 +230,21 @@ class NotificationIntake:
                     tenant_id=item.tenant_id,
                     received_at=now,
                     correlation_id=new_correlation_id(),
+                    traceparent=telemetry.current_traceparent(),
                 )
             )
         await asyncio.gather(*(self.sink.send(QueueName.GRAPH_NOTIFICATIONS, m) for m in messages))
         return self._report("change", len(messages), reasons)
 
     async def accept_lifecycle(self, body: bytes) -> IntakeResult:
+        with telemetry.tracer.start_as_current_span("graph lifecycle intake", kind=SpanKind.SERVER) as span:
+            result = await self._accept_lifecycle(body)
+            span.set_attributes(
+                {"sync.accepted": result.accepted, "sync.rejected": sum(result.rejected.values())}
+            )
+            return result
+
+    async def _accept_lifecycle(self, body: bytes) -> IntakeResult:
         items = _parse_collection(body)
         reasons: Counter[str] = Counter()
         messages: list[GraphLifecycleMessage] = []
@@ -242,6 +264,7 @@ class NotificationIntake:
                     tenant_id=item.tenant_id,
                     received_at=now,
                     correlation_id=new_correlation_id(),
+                    traceparent=telemetry.current_traceparent(),
                 )
             )
         await asyncio.gather(*(self.sink.send(QueueName.GRAPH_LIFECYCLE, m) for m in messages))

@@ -70,12 +70,16 @@ class OutlookWriter:
         self.calendar = calendar
         self.resolve_room_copy = resolve_room_copy
 
-    async def apply(self, action: OutlookAction, current: Event | None = None) -> WriteResult:
-        """Carry out one action. ``current``: the target event as the worker read it (saves a GET)."""
+    async def apply(
+        self, action: OutlookAction, current: Event | None = None, if_match: str | None = None
+    ) -> WriteResult:
+        """Carry out one action. ``current``: the target event as the worker read it (saves a GET).
+        ``if_match``: the etag the decision was based on; an update then fails (412) if the person changed
+        the meeting since, instead of overwriting their edit."""
         if isinstance(action, CreateMeeting):
             return await self.create_meeting(action)
         if isinstance(action, UpdateMeeting):
-            return await self.update_meeting(action, current)
+            return await self.update_meeting(action, current, if_match)
         if isinstance(action, CancelMeeting):
             return await self.cancel_meeting(action)
         return await self.decline_room_event(action)
@@ -110,7 +114,9 @@ class OutlookWriter:
 
     # ------------------------------------------------------------------ update
 
-    async def update_meeting(self, action: UpdateMeeting, current: Event | None = None) -> WriteResult:
+    async def update_meeting(
+        self, action: UpdateMeeting, current: Event | None = None, if_match: str | None = None
+    ) -> WriteResult:
         target = action.target
         changes = action.changes
         mailbox = normalize_email(target.mailbox)
@@ -142,7 +148,7 @@ class OutlookWriter:
                 if busy:
                     raise RoomBusy(room, tuple(b.event_id for b in busy))
         patch = patch_body(changes, current, organizer_mailbox=mailbox)
-        if_match = etag_of(current) if current is not None else None
+        if_match = if_match or (etag_of(current) if current is not None else None)
         updated = await self.calendar.update_event(mailbox, target.event_id, patch, if_match)
         return WriteResult(
             kind=action.kind,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import telemetry
@@ -38,8 +39,13 @@ class BookingSyncJob(BaseModel):
     series_id: str | None = None
     hook_type: IbssHookType
     hook_id: str = Field(min_length=1, max_length=256)
+    # "hook": IBSS said it changed. "room_reply_check": look again once the room had time to answer
+    # an invitation we sent (Exchange's attendant replies asynchronously; a decline leaves no room item).
+    reason: Literal["hook", "room_reply_check"] = "hook"
     received_at: datetime
     correlation_id: str = Field(min_length=1, max_length=64)
+    # W3C trace context of the intake span: the worker continues the same trace (absent when off).
+    traceparent: str | None = Field(default=None, max_length=128)
 
 
 class HookRejected(Exception):
@@ -89,6 +95,16 @@ class HookIntake:
         return hook_id
 
     async def accept(self, body: bytes, headers: Mapping[str, str]) -> BookingSyncJob:
+        with telemetry.tracer.start_as_current_span("ibss hook intake", kind=SpanKind.SERVER) as span:
+            try:
+                job = await self._accept(body, headers)
+            except HookRejected as rejected:
+                span.set_attribute("sync.outcome", rejected.code)
+                raise
+            span.set_attributes({"sync.outcome": "accepted", "ibss.hook_type": job.hook_type.value})
+            return job
+
+    async def _accept(self, body: bytes, headers: Mapping[str, str]) -> BookingSyncJob:
         if not self.secret:
             # Misconfiguration, not bad input: a 5xx makes IBSS retry once the secret is set.
             raise RuntimeError("IBSS_HOOK_SECRET is not configured")
@@ -114,6 +130,7 @@ class HookIntake:
             hook_id=hook_id,
             received_at=datetime.now(UTC),
             correlation_id=new_correlation_id(),
+            traceparent=telemetry.current_traceparent(),
         )
         try:
             await self.sink.send(QueueName.SYNC_BOOKINGS, job)

@@ -40,6 +40,7 @@ class PendingPlan(BaseModel):
     new_base: SyncBase
     started_at: datetime
     creates_link: bool = False  # the link row exists only for this plan: dropping the plan drops the row
+    seen: dict[str, str] = {}  # change keys the decision saw ("organizer"/"room"): updates are conditional
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ class TableLinkStore:
             await self._index(stored, pending.new_base)
         return stored
 
+    async def index(self, link: StoredLink, base: SyncBase) -> None:
+        """Make the link findable by the ids in `base` now (e.g. right after a create returned them)."""
+        await self._index(link, base)
+
     async def _index(self, link: StoredLink, base: SyncBase) -> None:
         keys = await self.account.ready_table(TableName.LINK_KEYS)
         for kind, value in link_keys(base):
@@ -156,7 +161,11 @@ class TableLinkStore:
 
 
 def new_pending(
-    actions: tuple[Action, ...], new_base: SyncBase, *, creates_link: bool = False
+    actions: tuple[Action, ...],
+    new_base: SyncBase,
+    *,
+    creates_link: bool = False,
+    seen: dict[str, str] | None = None,
 ) -> PendingPlan:
     return PendingPlan(
         plan_id=uuid.uuid4().hex,
@@ -164,6 +173,7 @@ def new_pending(
         new_base=new_base,
         started_at=datetime.now(UTC),
         creates_link=creates_link,
+        seen=seen or {},
     )
 
 

@@ -23,6 +23,9 @@ class TableName(StrEnum):
     DEDUP = "dedup"
     NOTIFICATIONS = "notifications"
     HEARTBEATS = "heartbeats"
+    ONBOARDING = "onboarding"
+    ROOM_CHANGES = "roomchanges"
+    ROOM_EVENTS = "roomevents"
 
 
 def poison_queue(queue: str) -> str:

@@ -209,14 +209,18 @@ def _outlook_view(
             and base.room_event_id is not None
             and base.room_mailbox == vroom
         )
-        room_lost = copy_declined or copy_vanished
+        # The organizer's copy shows the room's reply too: a room that declined keeps no copy of its own.
+        org_says_declined = vroom is not None and any(
+            a.email == vroom and a.response in _DEAD_ROOM_RESPONSES for a in org.attendees
+        )
+        room_lost = copy_declined or copy_vanished or org_says_declined
         dead_reason: str | None = None
         if org.is_cancelled:
             dead_reason = CANCELLED_IN_OUTLOOK
         elif vroom is None:
             dead_reason = ROOM_REMOVED
         elif room_lost:
-            dead_reason = DECLINED_REASON if copy is not None else ROOM_GONE_REASON
+            dead_reason = DECLINED_REASON if copy is not None or org_says_declined else ROOM_GONE_REASON
         return _OutlookView(
             alive=dead_reason is None,
             holds_room=dead_reason is None,

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from shared.ibss.client import IbssClient
-from shared.ibss.errors import IbssBadRequest, IbssConflict, IbssNotFound
+from shared.ibss.errors import (
+    IbssBadRequest,
+    IbssConflict,
+    IbssNotFound,
+    IbssPreconditionFailed,
+    IbssThrottled,
+)
 from shared.ibss.models import Booking, BookingCreate, BookingParty, BookingStatus, BookingUpdate
 from shared.sync import GONE, BookingSnapshot, Observed, Party, Present
 from shared.sync import BookingStatus as SyncStatus
 from shared.sync.plan import CancelBooking, CreateBooking, UpdateBooking
 from shared.sync.reconcile import IbssRejection
+from shared.worker.errors import RetryAfter, StaleRead
 from shared.worker.scope import SyncScope
 
 _STATUS = {
@@ -68,42 +77,59 @@ def _rejection(exc: IbssConflict | IbssBadRequest) -> IbssRejection:
     return IbssRejection(kind="policy", message=exc.message)
 
 
+T = TypeVar("T")
+
+
+async def _ibss(call: Awaitable[T]) -> T:
+    """IBSS asked us to wait longer than a function should sleep: hand the wait to the queue."""
+    try:
+        return await call
+    except IbssThrottled as exc:
+        raise RetryAfter(exc.retry_after or 5.0, str(exc)) from exc
+
+
 @dataclass
 class IbssSide:
     client: IbssClient
 
     async def read(self, node_id: int, booking_id: str, scope: SyncScope) -> Observed[BookingSnapshot]:
         try:
-            return Present(booking_snapshot(await self.client.get_booking(node_id, booking_id), scope))
+            return Present(booking_snapshot(await _ibss(self.client.get_booking(node_id, booking_id)), scope))
         except IbssNotFound:
             return GONE
 
     async def find_by_origin(self, scope: SyncScope, node_id: int, ical_uid: str) -> Booking | None:
         """A booking the sync created for this Outlook meeting before (recovery after lost state)."""
-        found = [b for b in await self.client.list_bookings(node_id, ext_ref=ical_uid) if b.is_active]
+        found = [b for b in await _ibss(self.client.list_bookings(node_id, ext_ref=ical_uid)) if b.is_active]
         return found[0] if found else None
 
     async def create(self, action: CreateBooking) -> Booking:
         # Retried after a crash? The booking we made then carries the meeting's iCalUId.
         existing = [
             b
-            for b in await self.client.list_bookings(action.space.node_id, ext_ref=action.origin_ical_uid)
+            for b in await _ibss(
+                self.client.list_bookings(action.space.node_id, ext_ref=action.origin_ical_uid)
+            )
+            # The same meeting may hold a booking in another space (the room was changed): not ours.
             if b.status not in (BookingStatus.CANCELLED, BookingStatus.AUTO_CANCELLED)
+            and b.space_id == action.space.space_id
         ]
         if existing:
             return existing[0]
         try:
-            return await self.client.create_booking(
-                action.space.node_id,
-                BookingCreate(
-                    space_id=action.space.space_id,
-                    name=action.name,
-                    start=action.start,
-                    end=action.end,
-                    owner_email=action.owner_email,
-                    parties=[_party(p) for p in action.parties],
-                    ext_ref=action.origin_ical_uid,
-                ),
+            return await _ibss(
+                self.client.create_booking(
+                    action.space.node_id,
+                    BookingCreate(
+                        space_id=action.space.space_id,
+                        name=action.name,
+                        start=action.start,
+                        end=action.end,
+                        owner_email=action.owner_email,
+                        parties=[_party(p) for p in action.parties],
+                        ext_ref=action.origin_ical_uid,
+                    ),
+                )
             )
         except (IbssConflict, IbssBadRequest) as exc:
             if isinstance(exc, IbssBadRequest) and exc.reason not in _POLICY_REASONS | {"BookingInPast"}:
@@ -122,7 +148,11 @@ class IbssSide:
         # Only the fields that changed are sent (unset fields are left out of the PATCH body).
         update = BookingUpdate(**{k: v for k, v in values.items() if v is not None})
         try:
-            return await self.client.update_booking(node_id, action.booking_id, update, etag=action.if_match)
+            return await _ibss(
+                self.client.update_booking(node_id, action.booking_id, update, etag=action.if_match)
+            )
+        except IbssPreconditionFailed as exc:
+            raise StaleRead(str(exc)) from exc  # someone changed the booking meanwhile: decide again
         except (IbssConflict, IbssBadRequest) as exc:
             if isinstance(exc, IbssBadRequest) and exc.reason not in _POLICY_REASONS | {"BookingInPast"}:
                 raise
@@ -140,7 +170,7 @@ class IbssSide:
 
     async def cancel(self, node_id: int, action: CancelBooking) -> None:
         try:
-            await self.client.cancel_booking(node_id, action.booking_id, reason=action.reason)
+            await _ibss(self.client.cancel_booking(node_id, action.booking_id, reason=action.reason))
         except IbssConflict as exc:
             if exc.reason != "AlreadyCancelled":  # cancelling twice is the same as once
                 raise

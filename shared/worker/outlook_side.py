@@ -21,7 +21,8 @@ from shared.graph.mapping import to_organizer_snapshot, to_room_snapshot
 from shared.graph.outlook_writer import OutlookWriter
 from shared.sync import GONE, UNREAD, Observed, OrganizerEventSnapshot, Present, RoomEventSnapshot
 from shared.sync.plan import CancelMeeting, CreateMeeting, DeclineRoomEvent, UpdateMeeting
-from shared.worker.reconciler import MeetingWritten, RetryAfter, RoomUnavailable, StaleRead
+from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
+from shared.worker.reconciler import MeetingWritten
 
 T = TypeVar("T")
 
@@ -70,9 +71,12 @@ class GraphOutlookSide:
         return Present(to_organizer_snapshot(found.value, mailbox)) if isinstance(found, Present) else found
 
     async def apply(
-        self, action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent
+        self,
+        action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent,
+        based_on_change_key: str | None = None,
     ) -> MeetingWritten | None:
-        result = await _graph(self.writer.apply(action))
+        if_match = f'W/"{based_on_change_key}"' if based_on_change_key else None
+        result = await _graph(self.writer.apply(action, if_match=if_match))
         if result is None or not result.event_id:
             return None
         return MeetingWritten(

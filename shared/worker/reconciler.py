@@ -9,18 +9,21 @@ A worker that dies half-way leaves the pending plan; the next run replays it bef
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+from opentelemetry import trace
 
+from shared import telemetry
 from shared.state.links import StoredLink, TableLinkStore, new_pending
 from shared.sync import (
     GONE,
     UNREAD,
     BookingSnapshot,
+    Gone,
     Observed,
     OrganizerEventSnapshot,
     OrganizerMode,
@@ -48,6 +51,7 @@ from shared.sync.reconcile import (
     record_created_booking,
     record_created_meeting,
 )
+from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
 from shared.worker.ibss_side import BookingRejected, IbssSide
 from shared.worker.scope import CachedScope, SyncScope
 
@@ -56,20 +60,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
 
 
-class RetryAfter(Exception):
-    """A side is throttling (or asked to wait): re-queue the job with this delay instead of sleeping."""
-
-    def __init__(self, seconds: float, reason: str) -> None:
-        super().__init__(reason)
-        self.seconds = seconds
-
-
-class StaleRead(Exception):
-    """What the plan was based on changed meanwhile (a 412 on either side): read again and decide again."""
-
-
-class RoomUnavailable(Exception):
-    """The room cannot take an IBSS-made meeting (busy in room mode, or it declined)."""
+def _unchanged_since_base(link: StoredLink | None, booking: Observed[BookingSnapshot]) -> bool:
+    if link is None or link.base.terminal or not isinstance(booking, Present):
+        return False
+    return bool(link.base.booking_version) and link.base.booking_version == booking.value.version
 
 
 @dataclass(frozen=True)
@@ -89,9 +83,12 @@ class OutlookSide(Protocol):
     async def organizer_event(self, mailbox: str, ical_uid: str) -> Observed[OrganizerEventSnapshot]: ...
 
     async def apply(
-        self, action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent
+        self,
+        action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent,
+        based_on_change_key: str | None = None,
     ) -> MeetingWritten | None:
-        """Carry out one Outlook action. Raises RetryAfter, StaleRead or RoomUnavailable."""
+        """Carry out one Outlook action; an update is conditional on the change key the decision saw.
+        Raises RetryAfter, StaleRead or RoomUnavailable."""
         ...
 
 
@@ -116,6 +113,8 @@ class Reconciler:
     conflicts: ConflictLog
     settings: ReconcileSettings = field(default_factory=ReconcileSettings)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Called after we invited a room to a person's meeting: look at its reply later (node, booking, space).
+    room_reply_check: Callable[[int, str, str], Awaitable[None]] | None = None
 
     def _config(self, scope: SyncScope) -> SyncConfig:
         domains = self.settings.internal_domains or frozenset(
@@ -132,45 +131,76 @@ class Reconciler:
 
     # ------------------------------------------------------------------ entry points
 
-    async def booking_changed(self, node_id: int, booking_id: str) -> SyncPlan | None:
+    async def booking_changed(self, node_id: int, booking_id: str, *, force: bool = False) -> SyncPlan | None:
         """An IBSS booking may have changed (hook, series expansion, catch-up)."""
-        scope = await self.scope.current()
-        for _ in range(MAX_ATTEMPTS):
-            link = await self._settled(await self.links.find("booking", booking_id))
-            booking = await self.ibss.read(node_id, booking_id, scope)
-            room, organizer = await self._outlook_for(link, booking)
-            try:
-                return await self._decide_and_apply(link, booking, room, organizer, scope)
-            except (StaleRead, ResourceModifiedError, ResourceExistsError):
-                continue
-        raise StaleRead(f"booking {booking_id} kept changing during {MAX_ATTEMPTS} attempts")
+        with telemetry.tracer.start_as_current_span(
+            "reconcile booking", attributes={"ibss.node_id": node_id, "ibss.booking_id": booking_id}
+        ):
+            scope = await self.scope.current()
+            for _ in range(MAX_ATTEMPTS):
+                try:
+                    link = await self._settled(await self.links.find("booking", booking_id))
+                    booking = await self.ibss.read(node_id, booking_id, scope)
+                    if not force and _unchanged_since_base(link, booking):
+                        return None  # the hook of our own write (or a repeat): no Graph read, no write
+                    room, organizer = await self._outlook_for(link, booking)
+                    return await self._decide_and_apply(link, booking, room, organizer, scope)
+                except (StaleRead, ResourceModifiedError, ResourceExistsError):
+                    continue  # another worker or a person changed something meanwhile: read again
+            raise StaleRead(f"booking {booking_id} kept changing during {MAX_ATTEMPTS} attempts")
 
     async def room_event_changed(
         self, room_mailbox: str, event_id: str, event: RoomEventSnapshot | None
     ) -> SyncPlan | None:
         """A room calendar item changed (delta round) or disappeared (`event=None`)."""
+        with telemetry.tracer.start_as_current_span("reconcile room event"):
+            return await self._room_event_changed(room_mailbox, event_id, event)
+
+    async def _room_event_changed(
+        self, room_mailbox: str, event_id: str, event: RoomEventSnapshot | None
+    ) -> SyncPlan | None:
         scope = await self.scope.current()
         if scope.space_for_mailbox(room_mailbox) is None:
             return None  # not a synced room: never touched
-        for _ in range(MAX_ATTEMPTS):
-            link = await self.links.find("room_event", event_id)
-            if link is None and event is not None:
-                link = await self.links.find("ical_uid", event.ical_uid, room_mailbox)
-            link = await self._settled(link)
-            room: Observed[RoomEventSnapshot] = Present(event) if event is not None else GONE
-            booking: Observed[BookingSnapshot]
-            if link is not None and link.base.booking_id:
-                booking = await self.ibss.read(link.base.node_id, link.base.booking_id, scope)
-            elif event is not None:
-                booking = await self._booking_by_origin(scope, room_mailbox, event.ical_uid)
-            else:
-                booking = GONE
-            organizer = await self._organizer_for(link, event)
+        for attempt in range(MAX_ATTEMPTS):
             try:
+                if attempt and event is not None:
+                    # The delta round's copy is what went stale: read the room's event again.
+                    fresh = await self.outlook.room_event(room_mailbox, event_id)
+                    event = fresh.value if isinstance(fresh, Present) else None
+                link = await self.links.find("room_event", event_id)
+                if link is None and event is not None:
+                    link = await self.links.find("ical_uid", event.ical_uid, room_mailbox)
+                organizer = await self._organizer_for(link, event)
+                if link is None:
+                    # Our marker on the meeting names the booking even before the link knows this copy.
+                    marker = (event.booking_id_marker if event else None) or (
+                        organizer.value.booking_id_marker if isinstance(organizer, Present) else None
+                    )
+                    if marker:
+                        link = await self.links.find("booking", marker)
+                link = await self._settled(link)
+                room: Observed[RoomEventSnapshot] = Present(event) if event is not None else GONE
+                booking: Observed[BookingSnapshot]
+                if link is not None and link.base.booking_id:
+                    booking = await self.ibss.read(link.base.node_id, link.base.booking_id, scope)
+                elif event is not None:
+                    booking = await self._booking_by_origin(scope, room_mailbox, event.ical_uid)
+                else:
+                    booking = GONE
                 return await self._decide_and_apply(link, booking, room, organizer, scope)
             except (StaleRead, ResourceModifiedError, ResourceExistsError):
                 continue
         raise StaleRead(f"room event in {room_mailbox} kept changing during {MAX_ATTEMPTS} attempts")
+
+    async def room_event_removed(self, room_mailbox: str, event_id: str) -> SyncPlan | None:
+        """A delta round lost sight of an event: deleted, or moved out of the sync window. Look again."""
+        found = await self.outlook.room_event(room_mailbox, event_id)
+        if isinstance(found, Present):
+            return await self.room_event_changed(room_mailbox, event_id, found.value)
+        if not isinstance(found, Gone):
+            return None  # unreadable now: decide on a later round, never cancel on a guess
+        return await self.room_event_changed(room_mailbox, event_id, None)
 
     # ------------------------------------------------------------------ reading
 
@@ -239,8 +269,12 @@ class Reconciler:
     ) -> SyncPlan:
         config = self._config(scope)
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
+        seen = {
+            "organizer": organizer.value.change_key if isinstance(organizer, Present) else None,
+            "room": room.value.change_key if isinstance(room, Present) else None,
+        }
         try:
-            await self._apply(link, plan)
+            await self._apply(link, plan, {k: v for k, v in seen.items() if v})
         except BookingRejected as rejected:
             if not isinstance(room, Present):
                 raise
@@ -254,12 +288,35 @@ class Reconciler:
             follow_up = plan_after_room_unavailable(booking.value, previous, config, str(unavailable))
             await self._apply(await self._refresh(link), follow_up)
             return follow_up
+        self._observe(plan, booking, room)
         return plan
+
+    def _observe(
+        self, plan: SyncPlan, booking: Observed[BookingSnapshot], room: Observed[RoomEventSnapshot]
+    ) -> None:
+        """Span attributes and the propagation lag of a plan that was carried out."""
+        span = trace.get_current_span()
+        span.set_attributes(
+            {
+                "sync.ibss_writes": len(plan.ibss_writes),
+                "sync.outlook_writes": len(plan.outlook_writes),
+                "sync.conflicts": len(plan.conflicts),
+            }
+        )
+        now = self.clock()
+        if plan.outlook_writes and isinstance(booking, Present):
+            lag = (now - booking.value.modified).total_seconds() * 1000
+            telemetry.record_propagation_lag(lag, "ibss_to_outlook")
+        if plan.ibss_writes and isinstance(room, Present):
+            lag = (now - room.value.last_modified).total_seconds() * 1000
+            telemetry.record_propagation_lag(lag, "outlook_to_ibss")
 
     async def _refresh(self, link: StoredLink | None) -> StoredLink | None:
         return await self.links.get(link.link_id) if link else None
 
-    async def _apply(self, link: StoredLink | None, plan: SyncPlan) -> None:
+    async def _apply(
+        self, link: StoredLink | None, plan: SyncPlan, seen: dict[str, str] | None = None
+    ) -> None:
         for action in plan.actions:
             if isinstance(action, RetryLater):
                 raise RetryAfter(5.0, action.reason)
@@ -272,6 +329,7 @@ class Reconciler:
                 await self.links.create(plan.new_base, None)
             elif plan.new_base != link.base:
                 await self.links.save(link, plan.new_base, None)  # versions learned from an echo
+                telemetry.echoes_suppressed.add(1)
             return
         if plan.new_base is None:
             # Nothing to link (e.g. cancel a booking that never held the room): idempotent calls only.
@@ -287,10 +345,10 @@ class Reconciler:
         # Claim the link first (ETag): two workers on the same link cannot both carry a plan out.
         if link is None:
             claimed = await self.links.create(
-                plan.new_base, new_pending(plan.actions, plan.new_base, creates_link=True)
+                plan.new_base, new_pending(plan.actions, plan.new_base, creates_link=True, seen=seen)
             )
         else:
-            pending = new_pending(plan.actions, plan.new_base)
+            pending = new_pending(plan.actions, plan.new_base, seen=seen)
             claimed = await self.links.save(link, link.base, pending)
         await self._run_pending(claimed)
 
@@ -299,7 +357,10 @@ class Reconciler:
         base = link.pending.new_base
         try:
             for action in link.pending.actions:
-                base = await self._carry_out(action, base)
+                base = await self._carry_out(action, base, link.pending.seen)
+                if isinstance(action, CreateMeeting | CreateBooking):
+                    # Notifications about the new item may come back before this plan finishes.
+                    await self.links.index(link, base)
         except (StaleRead, BookingRejected, RoomUnavailable):
             # The plan no longer fits the world: drop it (keeping the committed base) and decide again.
             if link.pending.creates_link:
@@ -310,18 +371,30 @@ class Reconciler:
         await self._record_conflicts(link.link_id, SyncPlan(actions=link.pending.actions))
         return await self.links.save(link, base, None)
 
-    async def _carry_out(self, action: object, base: SyncBase) -> SyncBase:
+    async def _carry_out(
+        self, action: object, base: SyncBase, seen: dict[str, str] | None = None
+    ) -> SyncBase:
         if isinstance(action, CreateBooking):
             created = await self.ibss.create(action)
-            return record_created_booking(base, booking_id=created.id)
+            linked = record_created_booking(base, booking_id=created.id)
+            return linked.model_copy(update={"booking_version": created.etag}) if created.etag else linked
         if isinstance(action, UpdateBooking):
-            await self.ibss.update(base.node_id, action)
-            return base
+            updated = await self.ibss.update(base.node_id, action)
+            # The version our write produced: its hook then compares equal and costs nothing.
+            return base.model_copy(update={"booking_version": updated.etag}) if updated.etag else base
         if isinstance(action, CancelBooking):
             await self.ibss.cancel(base.node_id, action)
             return base
         if isinstance(action, CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent):
-            written = await self.outlook.apply(action)
+            based_on = (seen or {}).get(action.target.role) if isinstance(action, UpdateMeeting) else None
+            written = await self.outlook.apply(action, based_on)
+            invited = (isinstance(action, CreateMeeting) and not action.organizer_is_room) or (
+                isinstance(action, UpdateMeeting)
+                and action.changes.room is not None
+                and action.changes.room.new
+            )
+            if invited and base.booking_id and self.room_reply_check is not None:
+                await self.room_reply_check(base.node_id, base.booking_id, base.space_id)
             if isinstance(action, CreateMeeting) and written is not None:
                 return record_created_meeting(
                     base, event_id=written.event_id, ical_uid=written.ical_uid, change_key=written.change_key
@@ -332,3 +405,6 @@ class Reconciler:
     async def _record_conflicts(self, link_id: str, plan: SyncPlan) -> None:
         for conflict in plan.conflicts:
             await self.conflicts.record(link_id, conflict)
+            # "room" is the IBSS space id: an id, never a mailbox address.
+            space = plan.new_base.space_id if plan.new_base else ""
+            telemetry.sync_conflicts.add(1, {"kind": conflict.field, "room": space})

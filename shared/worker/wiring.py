@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.config import AppSettings
@@ -11,9 +14,14 @@ from shared.graph.calendar import GraphCalendar, worker_client_settings
 from shared.graph.client import GraphClientSettings, build_graph_client
 from shared.graph.outlook_writer import OutlookWriter
 from shared.ibss.client import IbssClient
+from shared.ibss.hooks import IbssHookType
+from shared.ibss.intake import BookingSyncJob
+from shared.logs import current_correlation_id, new_correlation_id
 from shared.state.conflicts import TableConflictLog
 from shared.state.links import TableLinkStore
 from shared.storage.account import StorageAccount
+from shared.storage.names import QueueName
+from shared.storage.queues import StorageQueueSink
 from shared.sync import OrganizerMode
 from shared.worker.ibss_side import IbssSide
 from shared.worker.outlook_side import GraphOutlookSide
@@ -45,6 +53,25 @@ def graph_settings(settings: AppSettings) -> GraphClientSettings:
     )
 
 
+def _room_reply_check(
+    queues: StorageQueueSink, delay_seconds: int
+) -> Callable[[int, str, str], Awaitable[None]]:
+    async def schedule(node_id: int, booking_id: str, space_id: str) -> None:
+        job = BookingSyncJob(
+            booking_id=booking_id,
+            node_id=node_id,
+            space_id=space_id,
+            hook_type=IbssHookType.UPDATED,
+            hook_id=f"room-reply-{uuid.uuid4().hex}",
+            reason="room_reply_check",
+            received_at=datetime.now(UTC),
+            correlation_id=current_correlation_id() or new_correlation_id(),
+        )
+        await queues.send(QueueName.SYNC_BOOKINGS, job, delay_seconds=delay_seconds)
+
+    return schedule
+
+
 def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) -> Reconciler:
     loop_id = id(asyncio.get_running_loop())
     found = _reconcilers.get(loop_id)
@@ -61,6 +88,7 @@ def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) 
         outlook=GraphOutlookSide(calendar, OutlookWriter(calendar)),
         scope=CachedScope(ibss),
         conflicts=TableConflictLog(storage),
+        room_reply_check=_room_reply_check(StorageQueueSink(storage), settings.room_reply_check_seconds),
         settings=ReconcileSettings(
             organizer_mode=OrganizerMode(settings.organizer_mode.value),
             internal_domains=frozenset(

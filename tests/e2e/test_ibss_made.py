@@ -61,3 +61,43 @@ def test_move_to_another_space_releases_the_old_room(sync_stack: SyncStack) -> N
     stack.ibss.act_move(ALICE, str(booking["Booking_Id"]), space_id="HQ-2-CIRRUS")
     eventually(lambda: _live(stack, CIRRUS), what="new room holds the meeting")
     eventually(lambda: not _live(stack, AURORA), what="old room released")
+
+
+def test_parties_become_attendees(sync_stack: SyncStack) -> None:
+    stack = sync_stack
+    start, end = business_slot(3, 13)
+    booking = stack.ibss.act_book(ALICE, "HQ-1-AURORA", start, end, name="Party", parties=[BOB])
+    holder = _meeting_holder(stack)
+
+    def attendees() -> set[str]:
+        found = _live(stack, holder, "Party")
+        return {a["emailAddress"]["address"] for a in found[0]["attendees"]} if found else set()
+
+    eventually(lambda: BOB in attendees(), what="party invited")
+    stack.ibss.act_edit(ALICE, str(booking["Booking_Id"]), parties=["carol@contoso.example"])
+    eventually(
+        lambda: "carol@contoso.example" in attendees() and BOB not in attendees(), what="parties changed"
+    )
+
+
+def test_room_already_taken_in_outlook_cancels_the_ibss_booking(sync_stack: SyncStack) -> None:
+    """The room calendar is the arbiter: an Outlook meeting holds Cirrus, Flex books it too."""
+    stack = sync_stack
+    start, end = business_slot(4, 10)
+    stack.graph.act_create_meeting(
+        "dave@contoso.example",
+        {
+            "subject": "Outlook first",
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": CIRRUS}, "type": "resource"}],
+        },
+    )
+    booking = stack.ibss.act_book(ALICE, "HQ-2-CIRRUS", start, end, name="Flex second")
+
+    def cancelled() -> dict | None:
+        rows = [b for b in stack.ibss.state()["bookings"] if b["Booking_Id"] == booking["Booking_Id"]]
+        return rows[0] if rows and rows[0]["Booking_Status"] == "Cancelled" else None
+
+    row = eventually(cancelled, what="IBSS booking cancelled")
+    assert row["Booking_Cancel_Reason"]

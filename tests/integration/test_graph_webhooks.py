@@ -154,7 +154,7 @@ async def test_mixed_batch_enqueues_only_genuine_items(
     batch = {
         "value": [
             change(subscription.subscription_id, subscription.client_state, good[0], "created"),
-            change(subscription.subscription_id, subscription.client_state[:-1] + "x", bad[0]),
+            change(subscription.subscription_id, "forged-" + subscription.client_state[7:], bad[0]),
             change(subscription.subscription_id, None, bad[1]),
             change(str(uuid.uuid4()), subscription.client_state, bad[2]),
             {"subscriptionId": subscription.subscription_id, "clientState": subscription.client_state},

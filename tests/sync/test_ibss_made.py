@@ -39,6 +39,7 @@ from tests.sync.factories import (
     booking,
     config,
     ibss_made,
+    org_event,
     parties,
     person,
     resource,
@@ -307,6 +308,18 @@ def test_room_declines_before_the_room_copy_was_ever_linked() -> None:
     assert link.org is not None
     plan2 = reconcile(Present(booking()), Present(declined), Present(link.org), base, cfg)
     assert [type(a).__name__ for a in plan2.actions] == ["CancelBooking", "CancelMeeting"]
+
+
+def test_room_declined_seen_only_on_the_organizer_copy() -> None:
+    """Exchange keeps no room item for a declined invitation: the owner's copy holds the room's reply."""
+    cfg = config(OWNER)
+    plan = reconcile(Present(booking()), GONE, GONE, None, cfg)
+    assert plan.new_base is not None
+    base = record_created_meeting(plan.new_base, event_id="O-1", ical_uid="ICAL-1", change_key="ock0")
+    org = org_event(attendees=(resource(AURORA, Response.DECLINED),), booking_id_marker="BK-1")
+    plan2 = reconcile(Present(booking()), GONE, Present(org), base, cfg)
+    assert [type(a).__name__ for a in plan2.actions] == ["CancelBooking", "CancelMeeting"]
+    assert "declined" in plan2.ibss_writes[0].reason
 
 
 def test_room_mode_precheck_busy_cancels_new_booking() -> None:

@@ -1,0 +1,1 @@
+"""Room onboarding, Graph subscriptions and per-room delta catch-up (notifications are only hints)."""

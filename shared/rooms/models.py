@@ -1,0 +1,133 @@
+"""Rows and messages of the rooms package: room state, building config, delta jobs, onboarding issues."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_HORIZON_DAYS = 90
+
+
+def key_of(*parts: str) -> str:
+    """A Table-safe key: Graph ids and mailboxes may hold characters keys forbid ('/', '#', '?')."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
+
+
+def room_key(mailbox: str) -> str:
+    return key_of(mailbox.strip().lower())
+
+
+def _entity_fields(model: type[BaseModel], entity: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entity.items() if k in model.model_fields}
+
+
+class RoomRow(BaseModel):
+    """One synced (or formerly synced) room. PK = hashed mailbox (spreads load), RK = 'room'."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    mailbox: str
+    user_id: str
+    display_name: str = ""
+    node_id: int | None = None  # IBSS building node id
+    building: str = ""
+    space_id: str | None = None
+    time_zone: str = "UTC"
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    discovered: bool = True  # flagged in IBSS, mailbox exists, building enabled (set by onboarding)
+    enabled: bool = True  # admin switch, never overwritten by onboarding
+    created_at: datetime | None = None
+
+    # Delta state.
+    delta_link: str | None = Field(default=None, repr=False)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    last_round_at: datetime | None = None
+    last_round_id: str | None = None
+    last_error: str | None = None
+
+    # Coalescing and the one-round-at-a-time lease.
+    pending_round: bool = False
+    pending_at: datetime | None = None
+    resync_requested: bool = False
+    lease_id: str | None = None
+    lease_until: datetime | None = None
+    round_started_at: datetime | None = None
+
+    # Subscription (the clientState lives only in the subscriptions table).
+    subscription_id: str | None = None
+    subscription_expiration: datetime | None = None
+    subscription_error: str | None = None
+
+    @property
+    def synced(self) -> bool:
+        return self.discovered and self.enabled
+
+    def to_entity(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": room_key(self.mailbox),
+            "RowKey": "room",
+            **self.model_dump(mode="json", exclude_none=False),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> RoomRow:
+        return cls(**_entity_fields(cls, entity))
+
+
+class BuildingConfig(BaseModel):
+    """Per building: admin-editable row in the `buildings` table (PK 'building', RK = IBSS node id)."""
+
+    node_id: int
+    name: str = ""
+    enabled: bool = True
+    horizon_days: int = Field(default=DEFAULT_HORIZON_DAYS, ge=1, le=365)
+    time_zone: str = "UTC"
+
+    def to_entity(self) -> dict[str, Any]:
+        return {"PartitionKey": "building", "RowKey": str(self.node_id), **self.model_dump(mode="json")}
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> BuildingConfig:
+        return cls(**_entity_fields(cls, entity))
+
+
+RoundReason = Literal["notification", "initial", "safety_net", "poll", "lifecycle", "retry", "admin"]
+
+
+class RoomDeltaJob(BaseModel):
+    """Queue message on `sync-rooms`: run one delta round for a room."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["rooms.delta"] = "rooms.delta"
+    room_mailbox: str = Field(min_length=3, max_length=320)
+    reason: RoundReason
+    requested_at: datetime
+    correlation_id: str = Field(min_length=1, max_length=64)
+    attempt: int = Field(default=0, ge=0, le=1000)
+    # W3C trace context of the notification that asked for the round (one trace per change).
+    traceparent: str | None = Field(default=None, max_length=128)
+
+
+IssueKind = Literal[
+    "space_mailbox_missing",  # a flagged IBSS space points to a mailbox Graph does not list as a room
+    "room_without_space",  # a Graph room that no IBSS space points to
+    "space_not_flagged",  # a space points to the room but is not flagged for sync
+    "mailbox_claimed_twice",  # two flagged spaces point to the same mailbox (neither is synced)
+]
+
+
+class OnboardingIssue(BaseModel):
+    kind: IssueKind
+    mailbox: str | None = None
+    space_id: str | None = None
+    node_id: int | None = None
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return key_of(self.kind, self.mailbox or "", self.space_id or "", str(self.node_id or ""))

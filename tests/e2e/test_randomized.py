@@ -1,0 +1,293 @@
+"""Randomized two-way sync on the real local stack (hypothesis).
+
+People act on both sides (Flex and Outlook, including Outlook edits of meetings made in Flex) while
+Graph duplicates and reorders notifications, and two dev hosts (two workers) consume the same queues.
+At quiescence both sides must agree for every booking, with no duplicates, no double-booked room,
+at most one write per side per human change, and no write at all when every room is resynced again.
+
+Examples: SYNC_E2E_EXAMPLES (default 8). Each example uses its own day, so examples do not interact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulators.graph.testing import GraphEmulator
+from emulators.ibss.testing import IbssEmulator
+from scripts.stack import ROOT, azurite_running, free_port, stop_process
+from tests.e2e.conftest import BERLIN
+from tests.stack_fixtures import HOOK_SECRET, RunningHost, start_host
+
+ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
+ROOMS = [
+    ("aurora@contoso.example", "HQ-1-AURORA"),
+    ("borealis@contoso.example", "HQ-1-BOREALIS"),
+    ("cirrus@contoso.example", "HQ-2-CIRRUS"),
+    ("delta@contoso.example", "HQ-2-DELTA"),
+]
+EXAMPLES = int(os.environ.get("SYNC_E2E_EXAMPLES", "8"))
+_days = itertools.count(5)
+
+
+@dataclass
+class Chaos:
+    graph: GraphEmulator
+    ibss: IbssEmulator
+    hosts: list[RunningHost]
+    stats: dict[str, int] = field(default_factory=lambda: {"examples": 0, "steps": 0})
+
+
+@pytest.fixture(scope="module")
+def chaos(graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator) -> Iterator[Chaos]:
+    graph_emulator.reset()
+    graph_emulator.set_config(deliveryBatchWindowSeconds=0)
+    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
+    with azurite_running() as azurite:
+        port = free_port()
+        env = {
+            "SYNC_ORGANIZER_MODE": "owner",
+            "SYNC_TIMER_SCHEDULE": "*/1 * * * * *",
+            "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
+            "SYNC_SAFETY_NET_SECONDS": "3600",
+            "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
+            "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
+            "GRAPH_BASE_URL": graph_emulator.base_url,
+            "GRAPH_AUTHORITY": graph_emulator.authority,
+            "GRAPH_TENANT_ID": graph_emulator.tenant_id,
+            "GRAPH_CLIENT_ID": graph_emulator.client_id,
+            "GRAPH_CLIENT_SECRET": graph_emulator.client_secret,
+            "GRAPH_CA_BUNDLE": graph_emulator.ca_pem_path,
+            "IBSS_BASE_URL": ibss_emulator.base_url,
+            "IBSS_API_KEY": ibss_emulator.api_key,
+        }
+        # Two hosts on one storage account: two workers compete for every queue message.
+        first = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
+        second = start_host(ROOT / "function_app.py", azurite.connection_string, env)
+        try:
+            ibss_emulator.set_hook_target(first.url("ibss/hooks", key=False), HOOK_SECRET)
+            deadline = time.monotonic() + 40
+            while len(graph_emulator.subscriptions()) < len(ROOMS) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(graph_emulator.subscriptions()) >= len(ROOMS)
+            time.sleep(1.5)
+            chaos = Chaos(graph_emulator, ibss_emulator, [first, second])
+            yield chaos
+            print(f"\nrandomized e2e: {chaos.stats['examples']} examples, {chaos.stats['steps']} steps")
+        finally:
+            for host in (first, second):
+                stop_process(host.proc)
+
+
+def _slot(day: datetime, lane: int, quarter: int) -> tuple[datetime, datetime]:
+    start = day + timedelta(hours=lane, minutes=15 * quarter)
+    return start, start + timedelta(minutes=30)
+
+
+def _time(value: datetime) -> dict[str, str]:
+    return {"dateTime": value.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
+
+@dataclass
+class Entity:
+    """One booking in the scenario: where it was made, its lane (an hour of its own) and its truth."""
+
+    origin: str  # "ibss" | "outlook"
+    name: str
+    room: int
+    lane: int
+    start: datetime
+    end: datetime
+    cancelled: bool = False
+    booking_id: str | None = None
+    event_id: str | None = None  # the organizer's event (Outlook-made: Bob's; Flex-made: Alice's)
+
+
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["ibss_book", "outlook_create"]), st.integers(0, 3)),
+        st.tuples(
+            st.sampled_from(["move", "rename", "cancel", "outlook_edit"]),
+            st.integers(0, 5),
+            st.integers(0, 2),
+        ),
+        st.tuples(st.sampled_from(["duplicate", "reorder"]), st.just(0)),
+    ),
+    min_size=3,
+    max_size=8,
+)
+
+
+def _apply(chaos: Chaos, day: datetime, entities: list[Entity], step: tuple[Any, ...], ex: int) -> str | None:
+    """Carries out one human action; returns the side it was made on ("ibss"/"outlook") or None."""
+    kind = step[0]
+    if kind in ("duplicate", "reorder"):
+        chaos.graph.inject_fault(kind, count=2)
+        return None
+    if kind in ("ibss_book", "outlook_create"):
+        if len(entities) >= 6:
+            return None
+        lane = len(entities)
+        start, end = _slot(day, lane, 0)
+        entity = Entity(
+            "ibss" if kind == "ibss_book" else "outlook", f"E{ex}-{lane}", step[1], lane, start, end
+        )
+        mailbox, space = ROOMS[entity.room]
+        if kind == "ibss_book":
+            made = chaos.ibss.act_book(ALICE, space, start, end, name=entity.name)
+            entity.booking_id = str(made["Booking_Id"])
+        else:
+            made = chaos.graph.act_create_meeting(
+                BOB,
+                {
+                    "subject": entity.name,
+                    "start": _time(start),
+                    "end": _time(end),
+                    "attendees": [{"emailAddress": {"address": mailbox}, "type": "resource"}],
+                },
+            )
+            entity.event_id = str(made["id"])
+        entities.append(entity)
+        return entity.origin
+    live = [e for e in entities if not e.cancelled]
+    if not live:
+        return None
+    entity = live[step[1] % len(live)]
+    if kind == "move":
+        entity.start, entity.end = _slot(
+            day, entity.lane, step[2] % 3 + (0 if entity.start.minute else 1) % 3
+        )
+    if entity.origin == "ibss" and kind != "outlook_edit":
+        assert entity.booking_id
+        if kind == "move":
+            chaos.ibss.act_move(
+                ALICE, entity.booking_id, ROOMS[entity.room][1], start=entity.start, end=entity.end
+            )
+        elif kind == "rename":
+            entity.name += "r"
+            chaos.ibss.act_edit(ALICE, entity.booking_id, name=entity.name)
+        else:
+            entity.cancelled = True
+            chaos.ibss.act_cancel(ALICE, entity.booking_id)
+        return "ibss"
+    # Outlook side: the organizer edits the meeting (Bob's own, or Alice's meeting made from Flex).
+    organizer = BOB if entity.origin == "outlook" else ALICE
+    if entity.event_id is None:
+        found = [e for e in chaos.graph.mailbox_events(organizer) if e.get("subject") == entity.name]
+        if not found:
+            return None  # the meeting is not there yet: nothing a person could edit
+        entity.event_id = str(found[0]["id"])
+    if kind in ("move", "outlook_edit"):
+        if kind == "outlook_edit":
+            entity.start, entity.end = _slot(day, entity.lane, (step[2] % 3 + 1) % 3)
+        chaos.graph.act_update_meeting(
+            organizer, entity.event_id, {"start": _time(entity.start), "end": _time(entity.end)}
+        )
+    elif kind == "rename":
+        entity.name += "o"
+        chaos.graph.act_update_meeting(organizer, entity.event_id, {"subject": entity.name})
+    else:
+        entity.cancelled = True
+        chaos.graph.act_cancel_meeting(organizer, entity.event_id, "not needed")
+    return "outlook"
+
+
+WRITES = ("POST", "PATCH", "DELETE")
+
+
+def _service_writes(chaos: Chaos) -> tuple[int, int]:
+    """Effective writes by the service on each side (a refused attempt, e.g. a 412, changes nothing)."""
+    ibss_log = chaos.ibss.request_counts()["log"]
+    ibss_writes = sum(1 for e in ibss_log if e["method"] in WRITES and e["status"] < 400)
+    graph = chaos.graph.request_counts()["entries"]
+    graph_writes = sum(e["count"] for e in graph if e["endpoint"].split()[0] in WRITES and e["status"] < 400)
+    return ibss_writes, graph_writes
+
+
+def _agrees(chaos: Chaos, entities: list[Entity]) -> str | None:
+    """None when both sides show exactly the truth for every entity; else what differs."""
+    bookings = chaos.ibss.state()["bookings"]
+    for e in entities:
+        mailbox, space = ROOMS[e.room]
+        stamp = e.start.strftime("%Y-%m-%dT%H:%M")
+        room_events = [
+            ev
+            for ev in chaos.graph.mailbox_events(mailbox)
+            if not ev.get("isCancelled")
+            and ev["start"]["dateTime"][:10] == stamp[:10]
+            and abs(int(ev["start"]["dateTime"][11:13]) - int(stamp[11:13])) <= 1
+            and ev["start"]["dateTime"][11:13] == f"{(e.start.hour):02d}"
+        ]
+        live = [
+            b
+            for b in bookings
+            if b["Booking_Status"] not in ("Cancelled", "Auto Cancelled")
+            and b["Space_Id"] == space
+            and b["Booking_Start"][:13] == stamp[:13]
+        ]
+        if e.cancelled:
+            if room_events or live:
+                return f"{e.name}: cancelled but {len(room_events)} room events / {len(live)} bookings live"
+            continue
+        if len(room_events) != 1 or len(live) != 1:
+            return f"{e.name}: {len(room_events)} room events, {len(live)} bookings (want 1 and 1)"
+        if not room_events[0]["start"]["dateTime"].startswith(stamp) or not live[0][
+            "Booking_Start"
+        ].startswith(stamp):
+            return (
+                f"{e.name}: times differ ({room_events[0]['start']['dateTime']} / {live[0]['Booking_Start']})"
+            )
+        if live[0]["Booking_Name"] != e.name:
+            return f"{e.name}: booking name is {live[0]['Booking_Name']!r}"
+    return None
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
+@given(steps=actions, pauses=st.randoms(use_true_random=False))
+def test_both_sides_converge_without_duplicates_or_extra_writes(
+    chaos: Chaos, steps: list[tuple[Any, ...]], pauses: random.Random
+) -> None:
+    # A weekday of its own per example (the demo policy has no weekend hours; no two examples share a day).
+    ex = next(_days)
+    while (datetime.now(BERLIN).date() + timedelta(days=ex)).weekday() >= 5:
+        ex = next(_days)
+    day = datetime.combine(datetime.now(BERLIN).date() + timedelta(days=ex), dtime(8), BERLIN).astimezone(UTC)
+    entities: list[Entity] = []
+    before_ibss, before_graph = _service_writes(chaos)
+    human = {"ibss": 0, "outlook": 0}
+    for step in steps:
+        side = _apply(chaos, day, entities, step, ex)
+        if side:
+            human[side] += 1
+        time.sleep(pauses.uniform(0, 0.4))
+    chaos.graph.clear_faults()
+    deadline = time.monotonic() + 30
+    problem = _agrees(chaos, entities)
+    while problem and time.monotonic() < deadline:
+        time.sleep(0.25)
+        problem = _agrees(chaos, entities)
+    assert problem is None, problem
+    time.sleep(1.0)  # late echoes
+    after_ibss, after_graph = _service_writes(chaos)
+    assert after_ibss - before_ibss <= human["outlook"], (after_ibss - before_ibss, human)
+    assert after_graph - before_graph <= human["ibss"], (after_graph - before_graph, human)
+
+    # Echoes cause no writes: resync every room from scratch and expect nothing written.
+    for sub in chaos.graph.subscriptions():
+        chaos.graph.send_lifecycle(sub["id"], "missed")
+    time.sleep(3.0)
+    assert _agrees(chaos, entities) is None
+    assert _service_writes(chaos) == (after_ibss, after_graph)
+    chaos.stats["examples"] += 1
+    chaos.stats["steps"] += len(steps)
