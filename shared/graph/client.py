@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,26 @@ from msgraph_core import GraphClientFactory
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+def certificate_file(value: str) -> Path:
+    """The certificate as a file azure-identity can read.
+
+    `GRAPH_CLIENT_CERTIFICATE` is a path locally; in Azure a Key Vault reference puts the certificate itself
+    in the setting (base64 PKCS#12, or PEM text), which is written once to a private temporary file.
+    """
+    if "-----BEGIN" not in value and len(value) < 4096 and Path(value).is_file():
+        return Path(value)
+    data = value.encode() if "-----BEGIN" in value else base64.b64decode(value, validate=False)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = (
+        Path(tempfile.gettempdir()) / f"graph-credential-{digest}.{'pem' if b'-----BEGIN' in data else 'pfx'}"
+    )
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    return path
 
 
 class GraphClientSettings(BaseModel):

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from shared.config import AppSettings
-from shared.graph.client import GraphClientSettings, build_graph_client
+from shared.graph.client import GraphClientSettings, build_graph_client, certificate_file
 from shared.rooms.delta import DeltaRoundRunner, RoundScheduler, RoundSettings
 from shared.rooms.graph_rooms import GraphRooms, MailboxLimiter
 from shared.rooms.onboarding import IbssSpaces, Onboarding
@@ -41,7 +41,7 @@ def graph_client_settings(settings: AppSettings) -> GraphClientSettings | None:
         tenant_id=settings.graph_tenant_id,
         client_id=settings.graph_client_id,
         client_secret=SecretStr(secret) if secret and not certificate else None,
-        certificate_path=Path(certificate) if certificate else None,
+        certificate_path=certificate_file(certificate) if certificate else None,
         ca_bundle_path=Path(settings.graph_ca_bundle) if settings.graph_ca_bundle else None,
         max_retries=0,
     )

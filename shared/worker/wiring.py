@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shared.config import AppSettings
 from shared.graph.calendar import GraphCalendar, worker_client_settings
-from shared.graph.client import GraphClientSettings, build_graph_client
+from shared.graph.client import GraphClientSettings, build_graph_client, certificate_file
 from shared.graph.outlook_writer import OutlookWriter
 from shared.ibss.client import IbssClient
 from shared.ibss.hooks import IbssHookType
@@ -40,15 +40,18 @@ class SyncNotConfigured(RuntimeError):
 def graph_settings(settings: AppSettings) -> GraphClientSettings:
     if not (settings.graph_tenant_id and settings.graph_client_id):
         raise SyncNotConfigured("GRAPH_TENANT_ID and GRAPH_CLIENT_ID are required")
+    certificate = settings.graph_client_certificate or None
+    secret = settings.graph_client_secret or None
+    if not (certificate or secret):
+        raise SyncNotConfigured("GRAPH_CLIENT_CERTIFICATE or GRAPH_CLIENT_SECRET is required")
     return GraphClientSettings(
         base_url=settings.graph_base_url,
         authority=settings.graph_authority,
         tenant_id=settings.graph_tenant_id,
         client_id=settings.graph_client_id,
-        client_secret=settings.graph_client_secret or None,
-        certificate_path=Path(settings.graph_client_certificate)
-        if settings.graph_client_certificate
-        else None,
+        # A certificate wins over a secret when both are set (the deployment guide prefers certificates).
+        client_secret=None if certificate else secret,
+        certificate_path=certificate_file(certificate) if certificate else None,
         ca_bundle_path=Path(settings.graph_ca_bundle) if settings.graph_ca_bundle else None,
     )
 
