@@ -58,6 +58,7 @@ from shared.worker.scope import CachedScope, SyncScope
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
+PENDING_LEASE_SECONDS = 60.0  # longer than any plan takes; a worker that died leaves it older than this
 
 
 def _unchanged_since_base(link: StoredLink | None, booking: Observed[BookingSnapshot]) -> bool:
@@ -253,9 +254,16 @@ class Reconciler:
     # ------------------------------------------------------------------ deciding and doing
 
     async def _settled(self, link: StoredLink | None) -> StoredLink | None:
-        """Finish a plan an earlier run left half done, before anything new is decided."""
+        """Finish a plan an earlier run left half done, before anything new is decided.
+
+        A young pending plan is another worker's, still running: come back later rather than carry the
+        same writes out twice. Only a plan older than the lease is taken to be abandoned (a crashed worker).
+        """
         if link is None or link.pending is None:
             return link
+        age = (self.clock() - link.pending.started_at).total_seconds()
+        if age < PENDING_LEASE_SECONDS:
+            raise RetryAfter(1.0, "another worker is carrying out a plan on this link")
         log.warning("replaying a pending plan", extra={"link_id": link.link_id})
         return await self._run_pending(link)
 
@@ -269,6 +277,15 @@ class Reconciler:
     ) -> SyncPlan:
         config = self._config(scope)
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
+        if not plan.is_noop:
+            log.info(
+                "plan",
+                extra={
+                    "actions": [a.kind for a in plan.actions],
+                    "why": "; ".join(plan.explanation)[:300],
+                    "link_id": link.link_id if link else None,
+                },
+            )
         seen = {
             "organizer": organizer.value.change_key if isinstance(organizer, Present) else None,
             "room": room.value.change_key if isinstance(room, Present) else None,
