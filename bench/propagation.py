@@ -28,7 +28,7 @@ from bench.stats import percentile, summary_ms
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.stack_fixtures import HOOK_SECRET, start_host
+from tests.stack_fixtures import HOOK_SECRET, emulator_env, start_host
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
@@ -144,28 +144,8 @@ def main() -> int:
         graph.set_config(deliveryBatchWindowSeconds=0, extraUpdatesAfterCreate=2)
         ibss.reset(clock=datetime.now(UTC), frozen=False)
         port = free_port()
-        host = start_host(
-            ROOT / "function_app.py",
-            azurite.connection_string,
-            {
-                "SYNC_ORGANIZER_MODE": args.mode,
-                "SYNC_TIMER_SCHEDULE": "*/1 * * * * *",
-                "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
-                "SYNC_SAFETY_NET_SECONDS": "3600",
-                "SYNC_COALESCE_SECONDS": "0",
-                "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
-                "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
-                "GRAPH_BASE_URL": graph.base_url,
-                "GRAPH_AUTHORITY": graph.authority,
-                "GRAPH_TENANT_ID": graph.tenant_id,
-                "GRAPH_CLIENT_ID": graph.client_id,
-                "GRAPH_CLIENT_SECRET": graph.client_secret,
-                "GRAPH_CA_BUNDLE": graph.ca_pem_path,
-                "IBSS_BASE_URL": ibss.base_url,
-                "IBSS_API_KEY": ibss.api_key,
-            },
-            port=port,
-        )
+        env = {**emulator_env(graph, ibss, port, args.mode), "SYNC_COALESCE_SECONDS": "0"}
+        host = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
         try:
             ibss.set_hook_target(host.url("ibss/hooks", key=False), HOOK_SECRET)
             _wait(lambda: len(graph.subscriptions()) >= 4, timeout=60)

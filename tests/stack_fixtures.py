@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -102,3 +103,25 @@ def devhost(storage_connection: str) -> Iterator[RunningHost]:
 
 
 __all__ = ["Azurite", "RunningHost", "devhost", "start_host", "storage_connection"]
+
+
+def emulator_env(graph: Any, ibss: Any, port: int, mode: str = "owner") -> dict[str, str]:
+    """App settings that wire a dev host on `port` to the Graph and IBSS emulators, with the rooms onboarded
+    once at start and subscribed (Graph validates and delivers to the host's real intake)."""
+    return {
+        "SYNC_ORGANIZER_MODE": mode,
+        "SYNC_TIMER_SCHEDULE": "*/1 * * * * *",
+        "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
+        "SYNC_SAFETY_NET_SECONDS": "3600",
+        "SYNC_ROOM_REPLY_CHECK_SECONDS": "2",
+        "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
+        "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
+        "GRAPH_BASE_URL": graph.base_url,
+        "GRAPH_AUTHORITY": graph.authority,
+        "GRAPH_TENANT_ID": graph.tenant_id,
+        "GRAPH_CLIENT_ID": graph.client_id,
+        "GRAPH_CLIENT_SECRET": graph.client_secret,
+        "GRAPH_CA_BUNDLE": graph.ca_pem_path,
+        "IBSS_BASE_URL": ibss.base_url,
+        "IBSS_API_KEY": ibss.api_key,
+    }

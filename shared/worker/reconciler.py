@@ -8,6 +8,7 @@ A worker that dies half-way leaves the pending plan; the next run replays it bef
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -384,6 +385,13 @@ class Reconciler:
                 await self.links.delete(link)
             else:
                 await self.links.save(link, link.base, None)
+            raise
+        except Exception:
+            # Throttled or failed half-way but alive: give up the lease so the next attempt replays the
+            # plan at once instead of waiting for it to look abandoned.
+            released = link.pending.model_copy(update={"started_at": datetime(2000, 1, 1, tzinfo=UTC)})
+            with contextlib.suppress(ResourceModifiedError):
+                await self.links.save(link, link.base, released)
             raise
         await self._record_conflicts(link.link_id, SyncPlan(actions=link.pending.actions))
         return await self.links.save(link, base, None)

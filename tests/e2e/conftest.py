@@ -15,7 +15,7 @@ import pytest
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.stack_fixtures import HOOK_SECRET, RunningHost, start_host
+from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
 
 T = TypeVar("T")
 
@@ -58,26 +58,7 @@ def eventually(probe: Callable[[], T | None], timeout: float = 30.0, what: str =
 
 def _host(mode: str, storage: str, graph: GraphEmulator, ibss: IbssEmulator) -> RunningHost:
     port = free_port()
-    return start_host(
-        ROOT / "function_app.py",
-        storage,
-        {
-            # Graph validates and then delivers to the dev host's real intake.
-            "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
-            "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
-            "SYNC_ORGANIZER_MODE": mode,
-            "SYNC_ROOM_REPLY_CHECK_SECONDS": "2",
-            "GRAPH_BASE_URL": graph.base_url,
-            "GRAPH_AUTHORITY": graph.authority,
-            "GRAPH_TENANT_ID": graph.tenant_id,
-            "GRAPH_CLIENT_ID": graph.client_id,
-            "GRAPH_CLIENT_SECRET": graph.client_secret,
-            "GRAPH_CA_BUNDLE": graph.ca_pem_path,
-            "IBSS_BASE_URL": ibss.base_url,
-            "IBSS_API_KEY": ibss.api_key,
-        },
-        port=port,
-    )
+    return start_host(ROOT / "function_app.py", storage, emulator_env(graph, ibss, port, mode), port=port)
 
 
 @pytest.fixture(scope="session", params=["owner", "room"])
@@ -116,27 +97,8 @@ def ready_stack(
     ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
     with azurite_running() as azurite:
         port = free_port()
-        host = start_host(
-            ROOT / "function_app.py",
-            azurite.connection_string,
-            {
-                "SYNC_ORGANIZER_MODE": request.param,
-                "SYNC_TIMER_SCHEDULE": "*/1 * * * * *",
-                "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
-                "SYNC_SAFETY_NET_SECONDS": "3600",
-                "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
-                "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
-                "GRAPH_BASE_URL": graph_emulator.base_url,
-                "GRAPH_AUTHORITY": graph_emulator.authority,
-                "GRAPH_TENANT_ID": graph_emulator.tenant_id,
-                "GRAPH_CLIENT_ID": graph_emulator.client_id,
-                "GRAPH_CLIENT_SECRET": graph_emulator.client_secret,
-                "GRAPH_CA_BUNDLE": graph_emulator.ca_pem_path,
-                "IBSS_BASE_URL": ibss_emulator.base_url,
-                "IBSS_API_KEY": ibss_emulator.api_key,
-            },
-            port=port,
-        )
+        env = emulator_env(graph_emulator, ibss_emulator, port, request.param)
+        host = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
         stack = SyncStack(host=host, graph=graph_emulator, ibss=ibss_emulator, host_mode=request.param)
         try:
             ibss_emulator.set_hook_target(host.url("ibss/hooks", key=False), HOOK_SECRET)

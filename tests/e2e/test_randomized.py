@@ -28,7 +28,7 @@ from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from tests.e2e.conftest import BERLIN
-from tests.stack_fixtures import HOOK_SECRET, RunningHost, start_host
+from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
 
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
 ROOMS = [
@@ -56,22 +56,7 @@ def chaos(graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator) -> Iterato
     ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
     with azurite_running() as azurite:
         port = free_port()
-        env = {
-            "SYNC_ORGANIZER_MODE": "owner",
-            "SYNC_TIMER_SCHEDULE": "*/1 * * * * *",
-            "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
-            "SYNC_SAFETY_NET_SECONDS": "3600",
-            "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
-            "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
-            "GRAPH_BASE_URL": graph_emulator.base_url,
-            "GRAPH_AUTHORITY": graph_emulator.authority,
-            "GRAPH_TENANT_ID": graph_emulator.tenant_id,
-            "GRAPH_CLIENT_ID": graph_emulator.client_id,
-            "GRAPH_CLIENT_SECRET": graph_emulator.client_secret,
-            "GRAPH_CA_BUNDLE": graph_emulator.ca_pem_path,
-            "IBSS_BASE_URL": ibss_emulator.base_url,
-            "IBSS_API_KEY": ibss_emulator.api_key,
-        }
+        env = emulator_env(graph_emulator, ibss_emulator, port)
         # Two hosts on one storage account: two workers compete for every queue message.
         first = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
         second = start_host(ROOT / "function_app.py", azurite.connection_string, env)
