@@ -634,14 +634,9 @@ class IbssClient:
         email: str | None = None,
         page_size: int | None = None,
     ) -> list[BookingPartyRow]:
-        clauses: list[Clause] = []
-        if booking_id is not None:
-            clauses.append(Clause(fields.BOOKING_ID, "eq", booking_id))
-        if email is not None:
-            clauses.append(Clause(fields.PARTY_EMAIL, "eq", email))
         url = fields.PATH_BOOKING_PARTIES.format(node_id=_seg(node_id))
-        params = self._list_params(clauses, page_size)
-        return [p async for page in self._iter_pages(BookingPartyRow, url, params) for p in page.items]
+        equal = {fields.BOOKING_ID: booking_id, fields.PARTY_EMAIL: email}
+        return await self._list_where(BookingPartyRow, url, equal, page_size)
 
     async def list_visits(
         self,
@@ -651,14 +646,17 @@ class IbssClient:
         email: str | None = None,
         page_size: int | None = None,
     ) -> list[Visit]:
-        clauses: list[Clause] = []
-        if booking_id is not None:
-            clauses.append(Clause(fields.VISIT_BOOKING_ID, "eq", booking_id))
-        if email is not None:
-            clauses.append(Clause(fields.VISITOR_EMAIL, "eq", email))
         url = fields.PATH_VISITS.format(node_id=_seg(node_id))
+        equal = {fields.VISIT_BOOKING_ID: booking_id, fields.VISITOR_EMAIL: email}
+        return await self._list_where(Visit, url, equal, page_size)
+
+    async def _list_where(
+        self, model: type[M], url: str, equal: dict[str, str | None], page_size: int | None
+    ) -> list[M]:
+        """Every item of a paged list whose fields equal the given values (None: no condition)."""
+        clauses = [Clause(name, "eq", value) for name, value in equal.items() if value is not None]
         params = self._list_params(clauses, page_size)
-        return [v async for page in self._iter_pages(Visit, url, params) for v in page.items]
+        return [item async for page in self._iter_pages(model, url, params) for item in page.items]
 
     async def get_visit(self, node_id: int, visit_id: str) -> Visit:
         return await self._get_one(
