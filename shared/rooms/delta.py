@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 MAX_CAS_ATTEMPTS = 8
 MAX_PAGES_PER_ROUND = 2000
+# A request joins a pending job due at most this much later than it wants its round.
+JOIN_TOLERANCE = timedelta(seconds=2)
 
 
 def _utc(value: datetime) -> datetime:
@@ -89,7 +91,12 @@ class RoundScheduler:
     async def request(
         self, mailbox: str, reason: RoundReason, *, full: bool = False, delay_seconds: int | None = None
     ) -> bool:
-        """True when a job was enqueued, False when coalesced into a pending one (or the room is unknown)."""
+        """True when a job was enqueued, False when coalesced into a pending one (or the room is unknown).
+
+        A request joins the pending job only when that job runs no later than this request needs:
+        a notification arriving while a safety-net job waits out its random delay gets its own job (the
+        delayed one then finds the room covered and skips)."""
+        delay = self.settings.coalesce_seconds if delay_seconds is None else delay_seconds
         for _ in range(MAX_CAS_ATTEMPTS):
             found = await self.rooms.get(mailbox)
             if found is None:
@@ -98,21 +105,19 @@ class RoundScheduler:
             if not row.synced:
                 return False
             now = self.clock()
-            fresh = (
-                row.pending_round
-                and row.pending_at is not None
-                and (now - _utc(row.pending_at)).total_seconds() < self.settings.pending_stale_seconds
-            )
-            if fresh and (row.resync_requested or not full):
+            wanted = now + timedelta(seconds=delay)
+            pending_due = self._pending_due(row, now)
+            joins = pending_due is not None and pending_due <= wanted + JOIN_TOLERANCE
+            if joins and (row.resync_requested or not full):
                 return False
             row.pending_round = True
             row.pending_at = now
+            row.pending_due_at = min(wanted, pending_due) if pending_due is not None else wanted
             row.resync_requested = row.resync_requested or full
             try:
-                await self.rooms.replace(row, etag)
+                etag = await self.rooms.replace(row, etag)
             except Conflict:
                 continue
-            delay = self.settings.coalesce_seconds if delay_seconds is None else delay_seconds
             job = RoomDeltaJob(
                 room_mailbox=row.mailbox,
                 reason=reason,
@@ -120,10 +125,38 @@ class RoundScheduler:
                 correlation_id=current_correlation_id() or new_correlation_id(),
                 traceparent=telemetry.current_traceparent(),
             )
-            await self.queue.send(QueueName.SYNC_ROOMS, job, delay_seconds=delay)
+            try:
+                await self.queue.send(QueueName.SYNC_ROOMS, job, delay_seconds=delay)
+            except Exception:
+                # No job carries the flag: clear it, or later requests would join a job that never runs.
+                await self._withdraw(row, etag)
+                raise
             return True
         log.warning("round request lost a compare-and-swap race repeatedly", extra={"reason": reason})
         return False
+
+    def _pending_due(self, row: RoomRow, now: datetime) -> datetime | None:
+        """When the pending job becomes visible, or None when none is pending (or it is long overdue)."""
+        if not row.pending_round:
+            return None
+        due = row.pending_due_at or row.pending_at
+        if due is None:
+            return None
+        due = _utc(due)
+        if (now - due).total_seconds() >= self.settings.pending_stale_seconds:
+            return None  # its job was lost (or is stuck): a new request gets a new job
+        return due
+
+    async def _withdraw(self, row: RoomRow, etag: str) -> None:
+        row.pending_round = False
+        row.pending_at = None
+        row.pending_due_at = None
+        try:
+            await self.rooms.replace(row, etag)
+        except Conflict:
+            pass  # someone changed the row since: their job (or round) carries the request
+        except Exception as exc:  # the original send error is the one worth raising
+            log.warning("could not clear a round flag after a failed send", extra={"error": describe(exc)})
 
 
 class RoundOutcome(StrEnum):
@@ -183,6 +216,7 @@ class DeltaRoundRunner:
             row.round_started_at = now  # the watermark, before the fetch
             row.pending_round = False
             row.pending_at = None
+            row.pending_due_at = None
             row.resync_requested = False
             try:
                 etag = await self.rooms.replace(row, etag)
@@ -206,6 +240,7 @@ class DeltaRoundRunner:
             if pending:
                 row.pending_round = True
                 row.pending_at = self.clock()
+                row.pending_due_at = None  # the re-queued job's due time is the retry delay
             row.resync_requested = row.resync_requested or full
             try:
                 await self.rooms.replace(row, etag)

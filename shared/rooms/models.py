@@ -52,6 +52,8 @@ class RoomRow(BaseModel):
     # Coalescing and the one-round-at-a-time lease.
     pending_round: bool = False
     pending_at: datetime | None = None
+    # When the queued job becomes visible: a notification never waits behind a delayed safety-net job.
+    pending_due_at: datetime | None = None
     resync_requested: bool = False
     lease_id: str | None = None
     lease_until: datetime | None = None

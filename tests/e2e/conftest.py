@@ -61,7 +61,8 @@ def _host(mode: str, storage: str, graph: GraphEmulator, ibss: IbssEmulator) -> 
     return start_host(ROOT / "function_app.py", storage, emulator_env(graph, ibss, port, mode), port=port)
 
 
-@pytest.fixture(scope="session", params=["owner", "room"])
+# Package scope: a host left running after tests/e2e would keep working (and logging) under later suites.
+@pytest.fixture(scope="package", params=["owner", "room"])
 def sync_stack_session(
     request: pytest.FixtureRequest, graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator
 ) -> Iterator[SyncStack]:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,6 +35,12 @@ class Stack:
     g: GraphEmulator
     storage: StorageAccount
     proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     async def room(self, mailbox: str) -> RoomRow:
         found = await RoomStore(self.storage).get(mailbox)
@@ -46,7 +53,7 @@ class Stack:
             if await check():
                 return
             await asyncio.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}")
+        raise AssertionError(f"timed out waiting for {what}\n--- dev host log (tail) ---\n{self.log_tail()}")
 
     async def wait_in_sync(self, rooms: list[str], timeout: float = 30.0) -> None:
         last: dict[str, str] = {}
@@ -62,7 +69,8 @@ class Stack:
         try:
             await self.wait(check, timeout)
         except AssertionError:
-            raise AssertionError(f"not in sync: {last}") from None
+            tail = self.log_tail()
+            raise AssertionError(f"not in sync: {last}\n--- dev host log (tail) ---\n{tail}") from None
 
     def delta_requests(self, mailbox: str) -> int:
         counts = self.g.request_counts(mailbox)
@@ -74,7 +82,7 @@ class Stack:
 
 
 def start_rooms_host(
-    storage: str, g: GraphEmulator, ibss: IbssEmulator, **env: str
+    storage: str, g: GraphEmulator, ibss: IbssEmulator, log_path: Path, **env: str
 ) -> subprocess.Popen[bytes]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -99,14 +107,15 @@ def start_rooms_host(
         IBSS_API_KEY=ibss.api_key,
     )
     args = [sys.executable, "-m", "devhost", "--app", str(ROOT / "function_app.py"), "--port", str(port)]
-    proc = subprocess.Popen(
-        [*args, "--settings", "/nonexistent"],
-        cwd=ROOT,
-        env=full_env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with log_path.open("wb") as log_file:  # the child keeps its own handle
+        proc = subprocess.Popen(
+            [*args, "--settings", "/nonexistent"],
+            cwd=ROOT,
+            env=full_env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -124,11 +133,12 @@ async def _stack(
     ibss_emulator_fresh: IbssEmulator,
     storage: StorageAccount,
     rooms_azurite: Any,
+    log_path: Path,
     **env: str,
 ) -> AsyncIterator[Stack]:
     g = graph_emulator_reset
-    proc = start_rooms_host(rooms_azurite.connection_string, g, ibss_emulator_fresh, **env)
-    stack = Stack(g, storage, proc)
+    proc = start_rooms_host(rooms_azurite.connection_string, g, ibss_emulator_fresh, log_path, **env)
+    stack = Stack(g, storage, proc, log_path)
     try:
 
         async def onboarded() -> bool:
@@ -143,17 +153,21 @@ async def _stack(
 
 
 @pytest.fixture
-async def stack(graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite) -> AsyncIterator[Stack]:
-    async for s in _stack(graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite):
+async def stack(
+    graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite, tmp_path
+) -> AsyncIterator[Stack]:
+    log = tmp_path / "devhost.log"
+    async for s in _stack(graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite, log):
         yield s
 
 
 @pytest.fixture
 async def stack_safety_net(
-    graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite
+    graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite, tmp_path
 ) -> AsyncIterator[Stack]:
+    log = tmp_path / "devhost.log"
     async for s in _stack(
-        graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite, SYNC_SAFETY_NET_SECONDS="4"
+        graph_emulator_reset, ibss_emulator_fresh, storage, rooms_azurite, log, SYNC_SAFETY_NET_SECONDS="4"
     ):
         yield s
 

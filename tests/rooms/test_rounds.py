@@ -164,6 +164,43 @@ async def test_burst_of_requests_is_coalesced_into_one_job(inproc: InProcess) ->
     assert delay == 1
 
 
+async def test_a_notification_does_not_wait_behind_a_delayed_safety_net_job(inproc: InProcess) -> None:
+    """The lost wake-up CI caught: a safety-net round queued with a random delay of minutes must not
+    swallow the notifications that arrive meanwhile."""
+    g = inproc.g
+    await inproc.onboard()
+    assert await inproc.service.scheduler.request(AURORA, "safety_net", delay_seconds=240)
+    g.act_create_meeting(ALICE, meeting(slot(g, 1, 9)))
+    assert await inproc.service.scheduler.request(AURORA, "notification", delay_seconds=0)
+    delays = [d for q, m, d in inproc.queue.sent if isinstance(m, RoomDeltaJob)]
+    assert delays == [240, 0]
+    # More notifications join the prompt job; the delayed one finds the room covered.
+    assert not await inproc.service.scheduler.request(AURORA, "notification", delay_seconds=0)
+    results = await inproc.drain()
+    assert [r.outcome for r in results] == [RoundOutcome.DONE, RoundOutcome.SKIPPED] or [
+        r.outcome for r in results
+    ] == [RoundOutcome.SKIPPED, RoundOutcome.DONE]
+    ok, why = await in_sync(g, inproc.storage, AURORA)
+    assert ok, why
+
+
+async def test_a_failed_send_leaves_no_flag_that_later_requests_would_join(inproc: InProcess) -> None:
+    await inproc.onboard()
+    scheduler = inproc.service.scheduler
+    real_queue = scheduler.queue
+
+    class Unavailable:
+        async def send(self, queue: str, message: object, delay_seconds: int | None = None) -> None:
+            raise ConnectionError("queue service unavailable")
+
+    scheduler.queue = Unavailable()
+    with pytest.raises(ConnectionError):
+        await scheduler.request(AURORA, "notification")
+    scheduler.queue = real_queue
+    assert not (await room_row(inproc.storage, AURORA)).pending_round
+    assert await scheduler.request(AURORA, "notification")
+
+
 async def test_429_requeues_with_retry_after_and_never_sleeps(inproc: InProcess) -> None:
     g = inproc.g
     await inproc.onboard()
