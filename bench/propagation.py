@@ -55,6 +55,20 @@ def _graph_calls(graph: GraphEmulator) -> int:
     return int(graph.request_counts()["total"])
 
 
+def _by_endpoint(graph: GraphEmulator) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for entry in graph.request_counts()["entries"]:
+        totals[entry["endpoint"]] = totals.get(entry["endpoint"], 0) + int(entry["count"])
+    return totals
+
+
+def _print_breakdown(before: dict[str, int], after: dict[str, int], changes: int) -> None:
+    for endpoint, count in sorted(after.items(), key=lambda kv: -kv[1]):
+        spent = count - before.get(endpoint, 0)
+        if spent:
+            print(f"    {spent / changes:5.2f}/change  {endpoint}")
+
+
 def ibss_to_outlook(graph: GraphEmulator, ibss: IbssEmulator, changes: int) -> tuple[list[float], int, int]:
     base = _day(3)
     booking = ibss.act_book(ALICE, "HQ-1-AURORA", base, base + timedelta(minutes=30), name="Bench")
@@ -152,6 +166,7 @@ def main() -> int:
             time.sleep(2)
             print(f"mode {args.mode}, {args.changes} changes each way, emulator notification delay 0")
             for label, run in (("IBSS -> Outlook", ibss_to_outlook), ("Outlook -> IBSS", outlook_to_ibss)):
+                endpoints_before = _by_endpoint(graph)
                 lags, calls, missed = run(graph, ibss, args.changes)
                 print(f"{label}: {summary_ms(lags)}; not seen within 30 s: {missed}")
                 print(
@@ -159,6 +174,7 @@ def main() -> int:
                     f" = {calls / args.changes:.2f} per change (goal <= 2);"
                     f" p95 goal < 1 s: {'met' if lags and percentile(lags, 95) < 1 else 'NOT met'}"
                 )
+                _print_breakdown(endpoints_before, _by_endpoint(graph), args.changes)
         finally:
             stop_process(host.proc)
     return 0
