@@ -92,6 +92,14 @@ param applicationInsightsName string = ''
 ])
 param syncOrganizerMode string = 'owner'
 
+@description('Booking policies of IBSS spaces applied to meetings made in Outlook, for buildings without a mode of their own (`policy_mode` in the buildings table): `enforce` (the room declines with the reason), `warn` (accepts and tells the organizer why) or `ignore`. Read by the app as SYNC_POLICY_MODE.')
+@allowed([
+  'enforce'
+  'warn'
+  'ignore'
+])
+param syncPolicyMode string = 'enforce'
+
 @description('How the app authenticates to Microsoft Graph: `certificate` (preferred; GRAPH_CLIENT_CERTIFICATE) or `secret` (GRAPH_CLIENT_SECRET). Both come from Key Vault.')
 @allowed([
   'certificate'
@@ -238,6 +246,7 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     syncOrganizerMode: syncOrganizerMode
+    syncPolicyMode: syncPolicyMode
     graphCredentialType: graphCredentialType
     graphTenantId: !empty(graphTenantId) ? graphTenantId : tenant().tenantId
     graphClientId: graphClientId

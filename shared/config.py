@@ -8,6 +8,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.sync.policy import PolicyMode
+
 
 class OrganizerMode(StrEnum):
     OWNER = "owner"
@@ -33,6 +35,9 @@ class AppSettings(BaseSettings):
     room_reply_check_seconds: int = Field(default=15, alias="SYNC_ROOM_REPLY_CHECK_SECONDS", ge=1, le=3600)
     # Comma-separated; empty = the domains of the synced room mailboxes. Others' attendees are visitors.
     internal_domains: str = Field(default="", alias="SYNC_INTERNAL_DOMAINS")
+    # Booking policies for meetings made in Outlook, for buildings without a mode of their own
+    # (`policy_mode` of the building's row): enforce (the room declines), warn (accepts, tells why), ignore.
+    policy_mode: PolicyMode = Field(default=PolicyMode.ENFORCE, alias="SYNC_POLICY_MODE")
 
     graph_base_url: str = Field(default="https://graph.microsoft.com/v1.0", alias="GRAPH_BASE_URL")
     graph_authority: str = Field(default="https://login.microsoftonline.com", alias="GRAPH_AUTHORITY")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from emulators.graph import attendant
+from emulators.graph import attendant, messages
 from emulators.graph import events as evmod
 from emulators.graph import query as q
 from emulators.graph.auth import verify_bearer
@@ -405,7 +405,8 @@ class Api:
         mb = self._mb(groups)
         inst = evmod.find(mb, groups["event"])
         action = groups["action"]
-        body = req.json()
+        # Action parameters are case-insensitive in Graph; msgraph-sdk sends "Comment", "SendResponse".
+        body = {k.lower(): v for k, v in req.json().items()}
         if action == "cancel":
             if not inst.event.is_organizer:
                 raise bad_request(
@@ -414,13 +415,15 @@ class Api:
             was_series_part = inst.occurrence is not None or inst.event.type == "exception"
             root = evmod.delete(self.state, mb, inst, None)
             attendant.propagate(self.state, mb, root, cancelled=not was_series_part)
+            messages.record_cancellation(self.state, mb, root, str(body.get("comment") or ""))
             return ApiResponse(202)
         response = {"accept": "accepted", "decline": "declined", "tentativelyAccept": "tentativelyAccepted"}[
             action
         ]
         ev = evmod.respond(self.state, mb, inst, response)
-        if body.get("sendResponse", True):
+        if body.get("sendresponse", True):
             attendant.record_response(self.state, mb, ev, response)
+            messages.record_response(self.state, mb, ev, response, str(body.get("comment") or ""))
         return ApiResponse(202)
 
     def _window(self, req: ApiRequest) -> tuple[datetime, datetime]:

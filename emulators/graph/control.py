@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulators.graph import attendant
+from emulators.graph import attendant, messages
 from emulators.graph import events as evmod
 from emulators.graph.api import Api
 from emulators.graph.auth import issue_token
@@ -189,6 +189,7 @@ def build_control(api: Api, initial_tenant: Callable[[], TenantSpec]) -> list[Ro
             part = inst.occurrence is not None or inst.event.type == "exception"
             root = evmod.delete(state, mb, inst, None)
             attendant.propagate(state, mb, root, cancelled=not part)
+            messages.record_cancellation(state, mb, root, str(data.get("comment") or ""))
         elif action == "forward":
             recipients = [r.get("emailAddress", r) for r in data.get("toRecipients", [])]
             attendant.forward(state, mb, inst.event, recipients)
@@ -201,6 +202,7 @@ def build_control(api: Api, initial_tenant: Callable[[], TenantSpec]) -> list[Ro
             ev = evmod.respond(state, mb, inst, response)
             if data.get("sendResponse", True):
                 attendant.record_response(state, mb, ev, response)
+                messages.record_response(state, mb, ev, response, str(data.get("comment") or ""))
         else:
             raise not_found(f"Unknown action '{action}'.")
         return Response(status_code=202)
@@ -304,6 +306,9 @@ def build_control(api: Api, initial_tenant: Callable[[], TenantSpec]) -> list[Ro
             }
         )
 
+    async def meeting_messages(request: Request) -> Response:
+        return _json({"value": [m.to_wire() for m in messages.log(state)]})
+
     async def tokens(request: Request) -> Response:
         b = TokenBody.model_validate(await body(request))
         app = state.app(b.client_id)
@@ -330,6 +335,7 @@ def build_control(api: Api, initial_tenant: Callable[[], TenantSpec]) -> list[Ro
         Route(f"{p}/requests", guarded(requests), methods=["GET", "DELETE"]),
         Route(f"{p}/deliveries", guarded(deliveries), methods=["GET", "DELETE"]),
         Route(f"{p}/attendant-log", guarded(attendant_log), methods=["GET"]),
+        Route(f"{p}/messages", guarded(meeting_messages), methods=["GET"]),
         Route(f"{p}/tokens", guarded(tokens), methods=["POST"]),
     ]
     _ = Path  # tenant files are read by load_tenant

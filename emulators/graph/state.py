@@ -178,6 +178,7 @@ class EmulatorState:
         self.signing_key = secrets.token_bytes(32)
         self.change_listeners: list[ChangeListener] = []
         self.attendant_log: list[AttendantRecord] = []
+        self.meeting_messages: list[Any] = []  # messages.MeetingMessage: what people would be mailed
         self.load_tenant(tenant)
 
     def load_tenant(self, tenant: TenantSpec) -> None:
@@ -202,6 +203,7 @@ class EmulatorState:
                 )
             )
         self.attendant_log = []
+        self.meeting_messages = []
 
     def _add(self, mb: Mailbox) -> None:
         self.mailboxes[mb.id] = mb

@@ -169,6 +169,10 @@ class GraphEmulator:
     def attendant_log(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/attendant-log")["value"])
 
+    def messages(self) -> list[dict[str, Any]]:
+        """Meeting responses and cancellations people would be mailed (with their comments)."""
+        return list(self._call("GET", "/messages")["value"])
+
     def issue_token(
         self, roles: list[str] | None = None, lifetime_seconds: int = 3599, client_id: str | None = None
     ) -> str:

@@ -334,6 +334,10 @@ def _api_key_of(request: Request) -> str:
     return key
 
 
+def _policies_apply(request: Request) -> bool:
+    return _api_key_of(request) not in emu_of(request).state.policy_exempt_keys
+
+
 def node_of(request: Request) -> int:
     emu = emu_of(request)
     raw = request.path_params["node_id"]
@@ -425,7 +429,7 @@ async def list_bookings(request: Request) -> Response:
 async def create_booking(request: Request) -> Response:
     node_id = node_of(request)
     req = validate(BookingCreate, await json_body(request))
-    booking = emu_of(request).state.create_booking(node_id, req)
+    booking = emu_of(request).state.create_booking(node_id, req, apply_policies=_policies_apply(request))
     resp = booking_response(booking, 201)
     resp.headers["Location"] = fields.PATH_BOOKING.format(node_id=node_id, booking_id=booking.id)
     return resp
@@ -440,7 +444,11 @@ async def update_booking(request: Request) -> Response:
     node_id = node_of(request)
     req = validate(BookingUpdate, await json_body(request))
     booking = emu_of(request).state.update_booking(
-        node_id, request.path_params["booking_id"], req, request.headers.get(fields.IF_MATCH_HEADER)
+        node_id,
+        request.path_params["booking_id"],
+        req,
+        request.headers.get(fields.IF_MATCH_HEADER),
+        apply_policies=_policies_apply(request),
     )
     return booking_response(booking)
 

@@ -13,7 +13,7 @@
 * ``GET/DELETE /_emulator/requests``: request accounting
 * ``GET /_emulator/hooks`` (config and deliveries); ``PUT /_emulator/hooks``
   ``{"url", "secret", "max_attempts", "backoff_s", "timeout_s"}``
-* ``POST /_emulator/api-keys`` ``{"key", "nodes": [1001]|null}``
+* ``POST /_emulator/api-keys`` ``{"key", "nodes": [1001]|null, "policy_exempt": false}``
 * ``POST /_emulator/flex/{book,move,edit,cancel,checkin,checkout}``: act as a person in Flex.
 """
 
@@ -245,7 +245,12 @@ async def add_api_key(request: Request) -> Response:
     if not isinstance(key, str) or not key:
         raise ApiError(400, "InvalidControlRequest", "key is required")
     nodes = body.get("nodes")
-    emu_of(request).state.api_keys[key] = frozenset(int(n) for n in nodes) if nodes is not None else None
+    state = emu_of(request).state
+    state.api_keys[key] = frozenset(int(n) for n in nodes) if nodes is not None else None
+    if body.get("policy_exempt"):
+        state.policy_exempt_keys.add(key)
+    else:
+        state.policy_exempt_keys.discard(key)
     return JSONResponse({"ok": True}, status_code=201)
 
 

@@ -97,6 +97,9 @@ class EmulatorState:
         self.bookings: dict[str, Booking] = {}
         self.visits: dict[str, Visit] = {}
         self.api_keys: dict[str, frozenset[int] | None] = {}
+        # Application users whose bookings skip booking policies (an unconfirmed IBSS capability: the
+        # vendor's own Sync Service v2 "disregards any booking policy"); everyone else is checked.
+        self.policy_exempt_keys: set[str] = set()
 
     # ------------------------------------------------------------------------------------------
     # Loading
@@ -108,6 +111,7 @@ class EmulatorState:
         self.people.clear()
         self.bookings.clear()
         self.visits.clear()
+        self.policy_exempt_keys.clear()
 
     def load(self, data: dict[str, Any]) -> None:
         """Load buildings (with floors, policies, spaces), people, API keys and seed bookings.
@@ -177,6 +181,8 @@ class EmulatorState:
         for k in data.get("api_keys", []):
             nodes = k.get("nodes")
             self.api_keys[str(k["key"])] = frozenset(int(n) for n in nodes) if nodes is not None else None
+            if k.get("policy_exempt"):
+                self.policy_exempt_keys.add(str(k["key"]))
         for seed in data.get("bookings", []):
             self._seed_booking(seed)
 
@@ -317,6 +323,7 @@ class EmulatorState:
         exclude: set[str],
         *,
         check_past: bool = True,
+        apply_policies: bool = True,
     ) -> None:
         now = self.clock.now()
         check_window(start, end)
@@ -326,7 +333,7 @@ class EmulatorState:
             check_not_past(start, now)
         if end <= now:
             raise ApiError(400, "BookingInPast", "bookings cannot end in the past")
-        if space.policy_id:
+        if space.policy_id and apply_policies:
             policy = self.policies[(node_id, space.policy_id)]
             check_policy(policy, self.building(node_id).time_zone or "UTC", start, end, now)
         other = find_conflict(
@@ -404,22 +411,28 @@ class EmulatorState:
             self._emit(IbssHookType.CREATED, b)
         return b
 
-    def create_booking(self, node_id: int, req: BookingCreate) -> Booking:
+    def create_booking(self, node_id: int, req: BookingCreate, *, apply_policies: bool = True) -> Booking:
         space = self.space(node_id, req.space_id)
-        self._validate_slot(node_id, space, req.start, req.end, set())
+        self._validate_slot(node_id, space, req.start, req.end, set(), apply_policies=apply_policies)
         return self._insert(node_id, space, req, series_id=None, emit=True)
 
     def update_booking(
-        self, node_id: int, booking_id: str, req: BookingUpdate, if_match: str | None
+        self,
+        node_id: int,
+        booking_id: str,
+        req: BookingUpdate,
+        if_match: str | None,
+        *,
+        apply_policies: bool = True,
     ) -> Booking:
         b = self.booking(node_id, booking_id)
         self.check_if_match(b, if_match)
         changes = req.model_dump(exclude_unset=True)
-        self._apply_update(b, changes)
+        self._apply_update(b, changes, apply_policies=apply_policies)
         self._emit(IbssHookType.UPDATED, b)
         return b
 
-    def _apply_update(self, b: Booking, changes: dict[str, Any]) -> None:
+    def _apply_update(self, b: Booking, changes: dict[str, Any], *, apply_policies: bool = True) -> None:
         """Validate and apply an update (attribute names); raises before changing anything."""
         now = self.clock.now()
         if b.status not in ACTIVE_STATUSES:
@@ -434,7 +447,15 @@ class EmulatorState:
             )
         space = self.space(b.node_id, new_space_id)
         if (new_space_id, new_start, new_end) != (b.space_id, b.start, b.end):
-            self._validate_slot(b.node_id, space, new_start, new_end, {b.id}, check_past=new_start != b.start)
+            self._validate_slot(
+                b.node_id,
+                space,
+                new_start,
+                new_end,
+                {b.id},
+                check_past=new_start != b.start,
+                apply_policies=apply_policies,
+            )
         owner = changes.get("owner_email") or b.owner_email or ""
         parties = (
             self._parties(

@@ -238,8 +238,10 @@ class IbssEmulator:
     def clear_request_counts(self) -> None:
         self._ctl("DELETE", "/requests")
 
-    def add_api_key(self, key: str, nodes: list[int] | None = None) -> None:
-        self._ctl("POST", "/api-keys", {"key": key, "nodes": nodes})
+    def add_api_key(self, key: str, nodes: list[int] | None = None, *, policy_exempt: bool = False) -> None:
+        """Add (or redefine) an application user; ``policy_exempt`` lets its bookings skip booking
+        policies (API create/update only; Flex users are always checked)."""
+        self._ctl("POST", "/api-keys", {"key": key, "nodes": nodes, "policy_exempt": policy_exempt})
 
     # Hooks
     def set_hook_target(

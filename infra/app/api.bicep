@@ -47,6 +47,14 @@ param maximumInstanceCount int = 40
 ])
 param syncOrganizerMode string = 'owner'
 
+@description('SYNC_POLICY_MODE: `enforce`, `warn` or `ignore` (booking policies for Outlook-made meetings).')
+@allowed([
+  'enforce'
+  'warn'
+  'ignore'
+])
+param syncPolicyMode string = 'enforce'
+
 @description('Graph credential kind: `certificate` sets GRAPH_CLIENT_CERTIFICATE, `secret` sets GRAPH_CLIENT_SECRET.')
 @allowed([
   'certificate'
@@ -160,6 +168,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       // DefaultAzureCredential in the app code picks the user-assigned identity from this.
       AZURE_CLIENT_ID: identityClientId
       SYNC_ORGANIZER_MODE: syncOrganizerMode
+      SYNC_POLICY_MODE: syncPolicyMode
       SYNC_TIMER_SCHEDULE: syncTimerSchedule
       GRAPH_TENANT_ID: graphTenantId
       GRAPH_CLIENT_ID: graphClientId

@@ -20,6 +20,7 @@ from msgraph.generated.users.item.calendar_view.calendar_view_request_builder im
     CalendarViewRequestBuilder,
 )
 from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
+from msgraph.generated.users.item.events.item.accept.accept_post_request_body import AcceptPostRequestBody
 from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
 from msgraph.generated.users.item.events.item.decline.decline_post_request_body import DeclinePostRequestBody
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
@@ -230,6 +231,17 @@ class GraphCalendar:
                 self._events(mailbox)
                 .by_event_id(event_id)
                 .decline.post(DeclinePostRequestBody(comment=comment, send_response=send_response))
+            )
+
+    async def accept_event(
+        self, mailbox: str, event_id: str, comment: str, send_response: bool = True
+    ) -> None:
+        """The mailbox (a room) accepts its copy; with ``send_response`` the organizer gets the comment."""
+        async with graph_errors():
+            await (
+                self._events(mailbox)
+                .by_event_id(event_id)
+                .accept.post(AcceptPostRequestBody(comment=comment, send_response=send_response))
             )
 
     # ------------------------------------------------------------------ helpers

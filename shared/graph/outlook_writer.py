@@ -27,8 +27,10 @@ What goes on the wire (one Graph request per action unless noted):
   the room get the cancellation).
 * ``DeclineRoomEvent``: ``POST /users/{room}/events/{id}/decline`` with the comment and
   ``sendResponse=true`` (the organizer sees the room declined; the room is freed).
+* ``AcceptRoomEvent``: ``POST /users/{room}/events/{id}/accept`` with the comment and
+  ``sendResponse=true`` (the room keeps the meeting; the organizer gets a response with the comment).
 
-Cancel and decline of an item that is already gone (404) count as done (``already_done=True``): a
+Cancel, decline and accept of an item that is already gone (404) count as done (``already_done=True``): a
 re-dispatched outbox entry must not fail forever.
 """
 
@@ -42,9 +44,9 @@ from shared.graph.calendar import GraphCalendar
 from shared.graph.errors import GraphNotFound, RoomBusy
 from shared.graph.mapping import create_body, etag_of, needs_current, parse_graph_time, patch_body
 from shared.sync.normalize import normalize_email
-from shared.sync.plan import CancelMeeting, CreateMeeting, DeclineRoomEvent, UpdateMeeting
+from shared.sync.plan import AcceptRoomEvent, CancelMeeting, CreateMeeting, DeclineRoomEvent, UpdateMeeting
 
-OutlookAction = CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent
+OutlookAction = CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent | AcceptRoomEvent
 
 
 class UnsupportedAction(ValueError):
@@ -82,6 +84,8 @@ class OutlookWriter:
             return await self.update_meeting(action, current, if_match)
         if isinstance(action, CancelMeeting):
             return await self.cancel_meeting(action)
+        if isinstance(action, AcceptRoomEvent):
+            return await self.accept_room_event(action)
         return await self.decline_room_event(action)
 
     # ------------------------------------------------------------------ create
@@ -179,6 +183,18 @@ class OutlookWriter:
         room = normalize_email(action.room_mailbox)
         try:
             await self.calendar.decline_event(room, action.event_id, action.comment, send_response=True)
+        except GraphNotFound as exc:
+            if exc.mailbox_missing:
+                raise
+            return WriteResult(
+                action.kind, room, action.event_id, room_event_id=action.event_id, already_done=True
+            )
+        return WriteResult(action.kind, room, action.event_id, room_event_id=action.event_id)
+
+    async def accept_room_event(self, action: AcceptRoomEvent) -> WriteResult:
+        room = normalize_email(action.room_mailbox)
+        try:
+            await self.calendar.accept_event(room, action.event_id, action.comment, send_response=True)
         except GraphNotFound as exc:
             if exc.mailbox_missing:
                 raise

@@ -6,7 +6,9 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.sync.policy import PolicyMode
 
 DEFAULT_HORIZON_DAYS = 90
 
@@ -88,6 +90,17 @@ class BuildingConfig(BaseModel):
     enabled: bool = True
     horizon_days: int = Field(default=DEFAULT_HORIZON_DAYS, ge=1, le=365)
     time_zone: str = "UTC"
+    # Booking policies for Outlook-made meetings: enforce | warn | ignore; None = SYNC_POLICY_MODE.
+    policy_mode: PolicyMode | None = None
+
+    @field_validator("policy_mode", mode="before")
+    @classmethod
+    def _known_mode(cls, value: Any) -> Any:
+        # An admin's typo in the table falls back to the app default instead of breaking every reader.
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value if value in {m.value for m in PolicyMode} else None
+        return value
 
     def to_entity(self) -> dict[str, Any]:
         return {"PartitionKey": "building", "RowKey": str(self.node_id), **self.model_dump(mode="json")}

@@ -165,6 +165,8 @@ class BookingSnapshot(_Frozen):
     modified: UtcDateTime
     series_id: str | None = None
     origin_ical_uid: str | None = None  # set by the service on bookings it creates from Outlook
+    # Booking_Completed_Time of a completed booking: the check-out time (IBSS's clock is the truth).
+    checked_out_at: UtcDateTime | None = None
 
     @property
     def party_emails(self) -> frozenset[str]:

@@ -116,6 +116,16 @@ class DeclineRoomEvent(_Action):
     comment: str
 
 
+class AcceptRoomEvent(_Action):
+    """The room accepts its copy again with a comment: the organizer gets a response saying why
+    (booking-policy warnings, ``shared/sync/policy.py``)."""
+
+    kind: Literal["accept_room_event"] = "accept_room_event"
+    room_mailbox: Email
+    event_id: str
+    comment: str
+
+
 # ---- bookkeeping (no external write)
 
 
@@ -151,6 +161,7 @@ Action = Annotated[
     | UpdateMeeting
     | CancelMeeting
     | DeclineRoomEvent
+    | AcceptRoomEvent
     | LinkOnly
     | RecordConflict
     | RetryLater,
@@ -158,7 +169,7 @@ Action = Annotated[
 ]
 
 IBSS_WRITES = (CreateBooking, UpdateBooking, CancelBooking)
-OUTLOOK_WRITES = (CreateMeeting, UpdateMeeting, CancelMeeting, DeclineRoomEvent)
+OUTLOOK_WRITES = (CreateMeeting, UpdateMeeting, CancelMeeting, DeclineRoomEvent, AcceptRoomEvent)
 
 
 class SyncPlan(BaseModel):
@@ -177,7 +188,9 @@ class SyncPlan(BaseModel):
         return tuple(a for a in self.actions if isinstance(a, IBSS_WRITES))
 
     @property
-    def outlook_writes(self) -> tuple[CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent, ...]:
+    def outlook_writes(
+        self,
+    ) -> tuple[CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent | AcceptRoomEvent, ...]:
         return tuple(a for a in self.actions if isinstance(a, OUTLOOK_WRITES))
 
     @property

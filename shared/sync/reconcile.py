@@ -38,7 +38,9 @@ booking Gone / cancelled                                         CancelMeeting (
                                                                  DeclineRoomEvent (adopted meetings)
 booking auto-cancelled (no-show)                                 free the room only (decline the room copy;
                                                                  cancel a room-organized meeting)
-booking completed                                                nothing, link closed
+booking completed                                                nothing, link closed; checked out early:
+                                                                 the room's copy is shortened to the
+                                                                 check-out time (room_truth.py)
 booking moved to a space that is not synced                      release the room, link detached
 detached booking back in a synced space                          a new meeting (next generation)
 detached link whose room copy holds the room again               release it again (decline / cancel)
@@ -117,6 +119,7 @@ from shared.sync.plan import (
     UpdateBooking,
     UpdateMeeting,
 )
+from shared.sync.room_truth import CHECKED_OUT_BEFORE_START, plan_check_out, shorten_room_copy
 
 ROOM_MODE_REASON = (
     "The meeting was organized in Outlook and the service cannot change it; "
@@ -862,7 +865,7 @@ def _plan_linked(
         new = _ended(base, LinkState.CANCELLED, Side.IBSS)
         return _plan(actions, new, "booking released for no check-in: free the room only")
     if booking.status == BookingStatus.COMPLETED:
-        return _plan([], _ended(base, LinkState.COMPLETED, Side.IBSS), "booking completed: link closed")
+        return _plan_completed(booking, view, base)
     if not config.in_scope(booking.room_mailbox):
         actions = _release_outlook(base, view, LEFT_SCOPE)
         new = _ended(base, LinkState.DETACHED, Side.IBSS)
@@ -885,6 +888,22 @@ def _plan_linked(
         return _plan(actions, new, f"meeting ended in Outlook: cancel the booking ({reason})")
 
     return _merge(booking, view, base, config)
+
+
+def _plan_completed(booking: BookingSnapshot, view: _OutlookView, base: SyncBase) -> SyncPlan:
+    """Checked out or ended: close the link; an early check-out frees the rest of the slot in the room."""
+    decision = plan_check_out(booking, view.room if view.holds_room else None, base.managed)
+    new = _ended(base, LinkState.COMPLETED, Side.IBSS)
+    actions: list[Action] = []
+    if decision.release:
+        actions = _release_outlook(base, view, CHECKED_OUT_BEFORE_START, room_only=True)
+    elif decision.shorten_to is not None and view.room is not None:
+        actions = [shorten_room_copy(view.room, decision.shorten_to)]
+        # The base holds what the room shows after our PATCH: its echo is ours, not a reschedule.
+        new = new.model_copy(update={"end": decision.shorten_to})
+    if actions:
+        new = new.model_copy(update=_versions(new, booking, view, wrote_ibss=False, wrote_outlook=True))
+    return _plan(actions, new, decision.why)
 
 
 def _winner(booking: BookingSnapshot, view: _OutlookView, config: SyncConfig) -> Side:

@@ -60,6 +60,7 @@ def booking_snapshot(booking: Booking, scope: SyncScope) -> BookingSnapshot:
         modified=booking.modified or booking.created or booking.start,
         series_id=booking.series_id,
         origin_ical_uid=booking.ext_ref,
+        checked_out_at=booking.completed_time if status == SyncStatus.COMPLETED else None,
     )
 
 

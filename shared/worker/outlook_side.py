@@ -20,7 +20,7 @@ from shared.graph.errors import (
 from shared.graph.mapping import to_organizer_snapshot, to_room_snapshot
 from shared.graph.outlook_writer import OutlookWriter
 from shared.sync import GONE, UNREAD, Observed, OrganizerEventSnapshot, Present, RoomEventSnapshot
-from shared.sync.plan import CancelMeeting, CreateMeeting, DeclineRoomEvent, UpdateMeeting
+from shared.sync.plan import AcceptRoomEvent, CancelMeeting, CreateMeeting, DeclineRoomEvent, UpdateMeeting
 from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
 from shared.worker.reconciler import MeetingWritten
 
@@ -72,7 +72,7 @@ class GraphOutlookSide:
 
     async def apply(
         self,
-        action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent,
+        action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent | AcceptRoomEvent,
         based_on_change_key: str | None = None,
     ) -> MeetingWritten | None:
         if_match = f'W/"{based_on_change_key}"' if based_on_change_key else None

@@ -34,7 +34,9 @@ from shared.sync import (
     SyncConfig,
     reconcile,
 )
+from shared.sync.assumed import fits_conditional_write, outlook_as_in_base
 from shared.sync.plan import (
+    AcceptRoomEvent,
     CancelBooking,
     CancelMeeting,
     CreateBooking,
@@ -54,6 +56,7 @@ from shared.sync.reconcile import (
 )
 from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
 from shared.worker.ibss_side import BookingRejected, IbssSide
+from shared.worker.policy import PolicyGate
 from shared.worker.scope import CachedScope, SyncScope
 
 log = logging.getLogger(__name__)
@@ -86,7 +89,7 @@ class OutlookSide(Protocol):
 
     async def apply(
         self,
-        action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent,
+        action: CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent | AcceptRoomEvent,
         based_on_change_key: str | None = None,
     ) -> MeetingWritten | None:
         """Carry out one Outlook action; an update is conditional on the change key the decision saw.
@@ -117,6 +120,8 @@ class Reconciler:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Called after we invited a room to a person's meeting: look at its reply later (node, booking, space).
     room_reply_check: Callable[[int, str, str], Awaitable[None]] | None = None
+    # Booking policies for Outlook-made meetings (shared/worker/policy.py); None: not checked.
+    policies: PolicyGate | None = None
 
     def _config(self, scope: SyncScope) -> SyncConfig:
         domains = self.settings.internal_domains or frozenset(
@@ -139,13 +144,14 @@ class Reconciler:
             "reconcile booking", attributes={"ibss.node_id": node_id, "ibss.booking_id": booking_id}
         ):
             scope = await self.scope.current()
-            for _ in range(MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
                 try:
                     link = await self._settled(await self.links.find("booking", booking_id))
                     booking = await self.ibss.read(node_id, booking_id, scope)
                     if not force and _unchanged_since_base(link, booking):
                         return None  # the hook of our own write (or a repeat): no Graph read, no write
-                    room, organizer = await self._outlook_for(link, booking)
+                    assumed = None if attempt or force else self._outlook_as_in_base(link, booking, scope)
+                    room, organizer = assumed or await self._outlook_for(link, booking)
                     return await self._decide_and_apply(link, booking, room, organizer, scope)
                 except (StaleRead, ResourceModifiedError, ResourceExistsError):
                     continue  # another worker or a person changed something meanwhile: read again
@@ -238,6 +244,20 @@ class Reconciler:
             organizer = await self.outlook.organizer_event(base.organizer_mailbox, base.ical_uid)
         return room, organizer
 
+    def _outlook_as_in_base(
+        self, link: StoredLink | None, booking: Observed[BookingSnapshot], scope: SyncScope
+    ) -> tuple[Observed[RoomEventSnapshot], Observed[OrganizerEventSnapshot]] | None:
+        """Outlook as the base saw it, when the plan decided on that is a conditional update only (412
+        sends the next attempt to real reads). Saves the two reads of most IBSS edits."""
+        if link is None or link.pending is not None or not isinstance(booking, Present):
+            return None
+        copies = outlook_as_in_base(link.base)
+        if copies is None:
+            return None
+        room, organizer = Present(copies[0]), Present(copies[1]) if copies[1] is not None else UNREAD
+        plan = reconcile(booking, room, organizer, link.base, self._config(scope))
+        return (room, organizer) if fits_conditional_write(plan, link.base) else None
+
     async def _organizer_for(
         self, link: StoredLink | None, event: RoomEventSnapshot | None
     ) -> Observed[OrganizerEventSnapshot]:
@@ -278,6 +298,8 @@ class Reconciler:
     ) -> SyncPlan:
         config = self._config(scope)
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
+        if self.policies is not None and plan.ibss_writes:
+            plan = await self.policies.review(plan, config.now)
         if not plan.is_noop:
             log.info(
                 "plan",
@@ -410,7 +432,9 @@ class Reconciler:
         if isinstance(action, CancelBooking):
             await self.ibss.cancel(base.node_id, action)
             return base
-        if isinstance(action, CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent):
+        if isinstance(
+            action, CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent | AcceptRoomEvent
+        ):
             based_on = (seen or {}).get(action.target.role) if isinstance(action, UpdateMeeting) else None
             written = await self.outlook.apply(action, based_on)
             invited = (isinstance(action, CreateMeeting) and not action.organizer_is_room) or (
@@ -424,6 +448,11 @@ class Reconciler:
                 return record_created_meeting(
                     base, event_id=written.event_id, ical_uid=written.ical_uid, change_key=written.change_key
                 )
+            if isinstance(action, UpdateMeeting) and written is not None and written.change_key:
+                # The version our write produced: the next IBSS edit can write on it conditionally, and
+                # in room mode the room's echo of it already compares equal.
+                key = "organizer_change_key" if action.target.role == "organizer" else "room_change_key"
+                return base.model_copy(update={key: written.change_key})
             return base
         return base  # bookkeeping actions (LinkOnly, RecordConflict) need no call
 

@@ -25,6 +25,7 @@ from shared.storage.queues import StorageQueueSink
 from shared.sync import OrganizerMode
 from shared.worker.ibss_side import IbssSide
 from shared.worker.outlook_side import GraphOutlookSide
+from shared.worker.policy import PolicyGate, TableBuildingModes
 from shared.worker.reconciler import Reconciler, ReconcileSettings
 from shared.worker.scope import CachedScope
 
@@ -92,6 +93,7 @@ def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) 
         scope=CachedScope(ibss),
         conflicts=TableConflictLog(storage),
         room_reply_check=_room_reply_check(StorageQueueSink(storage), settings.room_reply_check_seconds),
+        policies=PolicyGate(ibss, TableBuildingModes(storage), default_mode=settings.policy_mode),
         settings=ReconcileSettings(
             organizer_mode=OrganizerMode(settings.organizer_mode.value),
             internal_domains=frozenset(

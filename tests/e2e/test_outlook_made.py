@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,3 +173,31 @@ def test_ibss_rejection_makes_the_room_decline(ready_stack: SyncStack) -> None:
     flex = [b for b in stack.ibss.state()["bookings"] if b["Booking_Name"] == "Flex first"]
     assert flex[0]["Booking_Status"] not in ("Cancelled", "Auto Cancelled")
     assert bookings(stack, "HQ-2-CIRRUS") == []
+
+
+def test_deleting_the_meeting_cancels_the_booking(ready_stack: SyncStack) -> None:
+    """Delete (not cancel) in Outlook: the organizer removes the meeting from the calendar."""
+    stack = ready_stack
+    start, end = business_slot(3, 11)
+    created = stack.graph.act_create_meeting(BOB, meeting("Retro", start, end, AURORA, CAROL))
+    eventually(lambda: bookings(stack, "HQ-1-AURORA"), what="IBSS booking")
+    stack.graph.act_delete_meeting(BOB, created["id"])
+    eventually(lambda: not bookings(stack, "HQ-1-AURORA"), what="booking cancelled after the delete")
+    (cancelled,) = bookings(stack, "HQ-1-AURORA", active=False)
+    assert cancelled["Booking_Status"] == "Cancelled"
+    # Stays cancelled: no resurrection on later rounds.
+    time.sleep(2)
+    assert not bookings(stack, "HQ-1-AURORA")
+
+
+def test_deleting_the_room_copy_cancels_the_booking(ready_stack: SyncStack) -> None:
+    """Someone with access to the room mailbox deletes its copy: the room no longer holds the slot."""
+    stack = ready_stack
+    start, end = business_slot(3, 15)
+    stack.graph.act_create_meeting(BOB, meeting("Planning", start, end, AURORA))
+    eventually(lambda: bookings(stack, "HQ-1-AURORA"), what="IBSS booking")
+    stamp = start.strftime("%Y-%m-%dT%H:%M")
+    ours = [e for e in stack.graph.mailbox_events(AURORA) if e["start"]["dateTime"].startswith(stamp)]
+    assert len(ours) == 1
+    stack.graph.act_delete_meeting(AURORA, ours[0]["id"])
+    eventually(lambda: not bookings(stack, "HQ-1-AURORA"), what="booking cancelled after the room copy went")

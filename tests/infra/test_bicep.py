@@ -69,6 +69,7 @@ APP_SETTINGS = {
     "AzureWebJobsStorage__tableServiceUri",
     "AZURE_CLIENT_ID",
     "SYNC_ORGANIZER_MODE",
+    "SYNC_POLICY_MODE",
     "SYNC_TIMER_SCHEDULE",
     "GRAPH_TENANT_ID",
     "GRAPH_CLIENT_ID",
