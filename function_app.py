@@ -2,7 +2,17 @@
 
 import azure.functions as func
 
-from functions import admin, graph_webhooks, graph_workers, health, ibss_hooks, maintenance, rooms
+from functions import (
+    admin,
+    graph_webhooks,
+    graph_workers,
+    health,
+    ibss_hooks,
+    ibss_series,
+    maintenance,
+    rooms,
+    series_outlook,
+)
 from shared.logs import configure_logging
 from shared.telemetry import configure_telemetry
 
@@ -10,5 +20,15 @@ configure_logging()
 configure_telemetry()
 
 app = func.FunctionApp()
-for module in (health, graph_webhooks, graph_workers, ibss_hooks, maintenance, rooms, admin):
+for module in (
+    health,
+    graph_webhooks,
+    graph_workers,
+    ibss_hooks,
+    ibss_series,
+    maintenance,
+    rooms,
+    admin,
+    series_outlook,
+):
     app.register_functions(module.bp)

@@ -12,6 +12,7 @@ from shared.logs import correlation
 from shared.messaging import parse_or_dead_letter
 from shared.storage.names import QueueName
 from shared.wiring import services
+from shared.worker.desks import desk_sync_for_current_loop, run_desk_job
 from shared.worker.jobs import run_booking_job
 from shared.worker.wiring import SyncNotConfigured, reconciler_for_current_loop
 
@@ -44,3 +45,7 @@ async def booking_sync_worker(msg: func.QueueMessage) -> None:
             log.warning("booking job recorded but not synced: %s", exc)
             return
         await run_booking_job(job, reconciler, svc.queues)
+        # Desk bookings go to the owner's own calendar (Bkng_Sync_Enabled + opt-in): shared/worker/desks.py.
+        desks = desk_sync_for_current_loop(reconciler, svc.storage)
+        if desks is not None:
+            await run_desk_job(job, desks, svc.queues)

@@ -61,6 +61,9 @@ class Azurite:
     table_port: int = 0
     # In memory for tests and benchmarks (several times faster); on disk for `make run`.
     in_memory: bool = True
+    # Extra accounts (AZURITE_ACCOUNTS; all with the development key): one Azurite serves many isolated
+    # test stacks, each on an account of its own, without a start per stack. Disables devstoreaccount1.
+    accounts: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> Azurite:
@@ -94,6 +97,9 @@ class Azurite:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env=dict(os.environ, AZURITE_ACCOUNTS=";".join(f"{a}:{DEV_KEY}" for a in self.accounts))
+            if self.accounts
+            else None,
         )
         for port in (self.blob_port, self.queue_port, self.table_port):
             wait_for_port(port, 30, self.proc)
@@ -101,12 +107,15 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
+        return self.connection_string_for(DEV_ACCOUNT)
+
+    def connection_string_for(self, account: str) -> str:
         base = "http://127.0.0.1"
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={base}:{self.blob_port}/{DEV_ACCOUNT};"
-            f"QueueEndpoint={base}:{self.queue_port}/{DEV_ACCOUNT};"
-            f"TableEndpoint={base}:{self.table_port}/{DEV_ACCOUNT};"
+            f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={base}:{self.blob_port}/{account};"
+            f"QueueEndpoint={base}:{self.queue_port}/{account};"
+            f"TableEndpoint={base}:{self.table_port}/{account};"
         )
 
     def stop(self) -> None:
@@ -135,13 +144,15 @@ def stop_process(
 
 
 @contextlib.contextmanager
-def azurite_running(location: Path | None = None, in_memory: bool = True) -> Iterator[Azurite]:
+def azurite_running(
+    location: Path | None = None, in_memory: bool = True, accounts: tuple[str, ...] = ()
+) -> Iterator[Azurite]:
     tmp = None
     if location is None:
         (ROOT / ".localstack").mkdir(exist_ok=True)
         tmp = tempfile.mkdtemp(prefix="azurite-", dir=ROOT / ".localstack")
         location = Path(tmp)
-    azurite = Azurite(location, in_memory=in_memory).start()
+    azurite = Azurite(location, in_memory=in_memory, accounts=accounts).start()
     try:
         yield azurite
     finally:

@@ -18,6 +18,7 @@ from shared.state.subscriptions import TableSubscriptionStore
 from shared.storage.account import StorageAccount, storage_for_current_loop
 from shared.storage.queues import StorageQueueSink
 from shared.worker.room_sink import ChainedChangeSink, ReconcilingChangeSink
+from shared.worker.series_wiring import series_for_current_loop
 from shared.worker.wiring import SyncNotConfigured, reconciler_for_current_loop
 
 
@@ -42,7 +43,8 @@ def _room_sink(settings: AppSettings, storage: StorageAccount) -> RoomChangeSink
         reconciler = reconciler_for_current_loop(settings, storage)
     except SyncNotConfigured:
         return None
-    return ChainedChangeSink([RecordingChangeSink(storage), ReconcilingChangeSink(reconciler)])
+    _, series = series_for_current_loop(settings, storage)
+    return ChainedChangeSink([RecordingChangeSink(storage), ReconcilingChangeSink(reconciler, series=series)])
 
 
 def services() -> Services:

@@ -102,7 +102,42 @@ def devhost(storage_connection: str) -> Iterator[RunningHost]:
         stop_process(host.proc)
 
 
-__all__ = ["Azurite", "RunningHost", "devhost", "start_host", "storage_connection"]
+@dataclass
+class AzuritePool:
+    """One Azurite, many storage accounts: each end-to-end stack takes an account of its own, as isolated
+    as a private Azurite (own tables and queues) without starting and stopping one per test."""
+
+    azurite: Azurite
+    taken: int = 0
+
+    def take(self) -> str:
+        if self.taken >= len(self.azurite.accounts):
+            raise RuntimeError(
+                f"all {self.taken} Azurite accounts of the pool are taken: raise POOL_ACCOUNTS"
+            )
+        account = self.azurite.accounts[self.taken]
+        self.taken += 1
+        return self.azurite.connection_string_for(account)
+
+
+POOL_ACCOUNTS = 400
+
+
+@pytest.fixture(scope="session")
+def azurite_pool() -> Iterator[AzuritePool]:
+    with azurite_running(accounts=tuple(f"stack{i:03d}" for i in range(POOL_ACCOUNTS))) as azurite:
+        yield AzuritePool(azurite)
+
+
+__all__ = [
+    "Azurite",
+    "AzuritePool",
+    "RunningHost",
+    "azurite_pool",
+    "devhost",
+    "start_host",
+    "storage_connection",
+]
 
 
 def emulator_env(graph: Any, ibss: Any, port: int, mode: str = "owner") -> dict[str, str]:

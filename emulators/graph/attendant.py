@@ -145,6 +145,9 @@ def _upsert_copy(  # noqa: PLR0917 - internal helper, called positionally
         _mirror_exceptions(state, org_mb, ev, mb, cp, room, declined_keys, notify=True)
         state.touch(cp)
         state.record_change(mb, cp.id, "updated", cp.etag)
+    else:
+        # An occurrence edit changes only the organizer's exceptions: they still reach the copy.
+        _mirror_exceptions(state, org_mb, ev, mb, cp, room, declined_keys, notify=True)
 
 
 def _mirror_exceptions(  # noqa: PLR0917 - internal helper

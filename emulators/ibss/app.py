@@ -45,6 +45,7 @@ from shared.ibss.models import (
     Building,
     IbssModel,
     Space,
+    UserPreferences,
     Visit,
     VisitCreate,
     format_utc,
@@ -531,6 +532,12 @@ async def get_visit(request: Request) -> Response:
     return JSONResponse(wire(emu_of(request).state.visit(node_id, request.path_params["visit_id"])))
 
 
+async def get_user_preferences(request: Request) -> Response:
+    person = emu_of(request).state.person(request.path_params["email"])
+    prefs = UserPreferences(email=person.email, calendar_sync=person.calendar_sync)
+    return JSONResponse(wire(prefs))
+
+
 def api_routes() -> list[BaseRoute]:
     return [
         Route(fields.PATH_BUILDINGS, list_buildings, methods=["GET"]),
@@ -552,6 +559,7 @@ def api_routes() -> list[BaseRoute]:
         Route(fields.PATH_VISITS, list_visits, methods=["GET"]),
         Route(fields.PATH_VISITS, create_visit, methods=["POST"]),
         Route(fields.PATH_VISIT, get_visit, methods=["GET"]),
+        Route(fields.PATH_USER_PREFERENCES, get_user_preferences, methods=["GET"]),
     ]
 
 

@@ -15,6 +15,8 @@
   ``{"url", "secret", "max_attempts", "backoff_s", "timeout_s"}``
 * ``POST /_emulator/api-keys`` ``{"key", "nodes": [1001]|null, "policy_exempt": false}``
 * ``POST /_emulator/flex/{book,move,edit,cancel,checkin,checkout}``: act as a person in Flex.
+* ``POST /_emulator/flex/preferences`` ``{"person", "calendar_sync": true}``: the person's Roamer/Flex
+  "Synchronise Calendar" preference (no hook: IBSS sends booking hooks only).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from shared.ibss.models import (
     BookingSeriesCreate,
     BookingUpdate,
     Occurrence,
+    UserPreferences,
 )
 
 PREFIX = "/_emulator"
@@ -316,6 +319,11 @@ async def flex(request: Request) -> Response:
             {**common, "start": _dt(body.get("start"), "start"), "end": _dt(body.get("end"), "end")},
         )
         return booking_response(st.create_booking(node_id, req), 201)
+    if action == "preferences":
+        person = st.person(_actor(st, body))
+        if "calendar_sync" in body:
+            person.calendar_sync = bool(body["calendar_sync"])
+        return JSONResponse(wire(UserPreferences(email=person.email, calendar_sync=person.calendar_sync)))
     booking = _find_booking(st, body)
     _actor(st, body, booking)
     if action == "move":

@@ -57,6 +57,8 @@ class Person:
     last_name: str
     company: str | None = None
     visitor: bool = False
+    # Roamer/Flex "User Preferences > Synchronise Calendar": bookings go to the person's own calendar.
+    calendar_sync: bool = False
 
 
 def _new_etag() -> str:
@@ -176,6 +178,7 @@ class EmulatorState:
                 last_name=p.get("last_name", ""),
                 company=p.get("company"),
                 visitor=bool(p.get("visitor", False)),
+                calendar_sync=bool(p.get("calendar_sync", False)),
             )
             self.people[person.email] = person
         for k in data.get("api_keys", []):
@@ -576,6 +579,7 @@ class EmulatorState:
                 parties=req.parties,
                 online_meeting=req.online_meeting,
                 share_loc=req.share_loc,
+                ext_ref=occ.ext_ref,
             )
             created.append(self._insert(node_id, space, single, series_id=series_id, emit=True))
         return series_id, created

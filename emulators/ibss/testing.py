@@ -349,6 +349,10 @@ class IbssEmulator:
     def act_check_out(self, person: str, booking_id: str) -> dict[str, Any]:
         return self._flex("checkout", {"person": person, "booking_id": booking_id})
 
+    def act_set_calendar_sync(self, person: str, enabled: bool) -> dict[str, Any]:
+        """Roamer/Flex "User Preferences > Synchronise Calendar" of ``person``."""
+        return self._flex("preferences", {"person": person, "calendar_sync": enabled})
+
 
 @dataclass
 class ReceivedHook:

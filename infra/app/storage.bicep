@@ -21,7 +21,8 @@ var queueNames = [
   'ibss-hooks'
   'sync-bookings'
   'sync-rooms'
-  'series-expand'
+  'sync-ibss-series'
+  'sync-series'
 ]
 
 // Table names are fixed by the app code (shared/storage/names.py): sync state, links between IBSS
@@ -41,6 +42,9 @@ var tableNames = [
   'onboarding'
   'roomchanges'
   'roomevents'
+  'desklinks'
+  'ibssseries'
+  'outlookseries'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -24,6 +24,9 @@ from msgraph.generated.users.item.events.item.accept.accept_post_request_body im
 from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
 from msgraph.generated.users.item.events.item.decline.decline_post_request_body import DeclinePostRequestBody
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import (
+    InstancesRequestBuilder,
+)
 from msgraph.graph_service_client import GraphServiceClient
 
 from shared.graph.client import GraphClientSettings
@@ -138,6 +141,30 @@ class GraphCalendar:
             top=self._page_size,
         )
         builder = self._client.users.by_user_id(mailbox).calendar_view
+        out: list[Event] = []
+        async with graph_errors():
+            page: EventCollectionResponse | None = await builder.get(
+                request_configuration=RequestConfiguration(headers=_headers(), query_parameters=query)
+            )
+            while page is not None:
+                out.extend(page.value or [])
+                if not page.odata_next_link:
+                    break
+                page = await builder.with_url(page.odata_next_link).get(
+                    request_configuration=RequestConfiguration(headers=_headers())
+                )
+        return out
+
+    async def instances(self, mailbox: str, master_id: str, start: datetime, end: datetime) -> list[Event]:
+        """GET /users/{mailbox}/events/{master}/instances: a series' occurrences and exceptions in
+        [start, end), all pages (cancelled occurrences are not listed)."""
+        query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+            start_date_time=iso_utc(start),
+            end_date_time=iso_utc(end),
+            select=list(EVENT_SELECT),
+            top=self._page_size,
+        )
+        builder = self._events(mailbox).by_event_id(master_id).instances
         out: list[Event] = []
         async with graph_errors():
             page: EventCollectionResponse | None = await builder.get(

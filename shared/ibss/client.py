@@ -56,6 +56,7 @@ from shared.ibss.models import (
     BookingUpdate,
     Building,
     Space,
+    UserPreferences,
     Visit,
     VisitCreate,
 )
@@ -662,6 +663,10 @@ class IbssClient:
         return await self._get_one(
             Visit, fields.PATH_VISIT.format(node_id=_seg(node_id), visit_id=_seg(visit_id))
         )
+
+    async def get_user_preferences(self, email: str) -> UserPreferences:
+        """A person's preferences (IbssNotFound when IBSS keeps none for them)."""
+        return await self._get_one(UserPreferences, fields.PATH_USER_PREFERENCES.format(email=_seg(email)))
 
     async def create_visit(self, node_id: int, visit: VisitCreate) -> Visit:
         url = fields.PATH_VISITS.format(node_id=_seg(node_id))

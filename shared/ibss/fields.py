@@ -56,6 +56,9 @@ PATH_SERIES_ITEM: Final = "/v2/{node_id}/bookings/series/{series_id}"  # ASSUMED
 PATH_BOOKING_PARTIES: Final = "/v2/{node_id}/bookingparties"  # CONFIRMED (paged)
 PATH_VISITS: Final = "/v2/{node_id}/visits"  # CONFIRMED (paged)
 PATH_VISIT: Final = "/v2/{node_id}/visits/{visit_id}"  # ASSUMED
+# A person's own preferences (Roamer/Flex "User Preferences > Synchronise Calendar" is documented as a
+# UI setting; how an application user reads it is not): ASSUMED path.
+PATH_USER_PREFERENCES: Final = "/v2/userpreferences/{email}"  # ASSUMED
 
 # --------------------------------------------------------------------------------------------------
 # Booking
@@ -168,6 +171,13 @@ VISIT_HOST_EMAIL: Final = "Visit_Host_Email"  # ASSUMED
 VISIT_START: Final = "Visit_Start_Date"  # ASSUMED (UTC)
 VISIT_END: Final = "Visit_End_Date"  # ASSUMED (UTC)
 VISIT_STATUS: Final = "Visit_Status"  # ASSUMED
+
+# --------------------------------------------------------------------------------------------------
+# User preferences (the "Synchronise Calendar" personal preference is CONFIRMED to exist in Roamer/Flex;
+# its wire names are ASSUMED)
+# --------------------------------------------------------------------------------------------------
+PREF_EMAIL: Final = "Email"  # ASSUMED
+PREF_CALENDAR_SYNC: Final = "Calendar_Sync"  # ASSUMED (0/1: the person's bookings go to their calendar)
 
 # --------------------------------------------------------------------------------------------------
 # Booking hooks (our own contract; Standard Webhooks headers)

@@ -225,6 +225,8 @@ class BookingUpdate(IbssModel):
 class Occurrence(IbssModel):
     start: UtcDatetime = Field(alias=fields.BOOKING_START)
     end: UtcDatetime = Field(alias=fields.BOOKING_END)
+    # Per-occurrence Booking_Ext_Ref (ASSUMED): the idempotency key of a series made from Outlook.
+    ext_ref: str | None = Field(default=None, alias=fields.BOOKING_EXT_REF, max_length=1024)
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -335,6 +337,13 @@ class BookingPolicy(IbssModel):
     window_days: int | None = Field(default=None, alias=fields.POLICY_WINDOW_DAYS)
 
 
+class UserPreferences(IbssModel):
+    """A person's preferences (``GET /v2/userpreferences/{email}``): only what the sync reads."""
+
+    email: str = Field(alias=fields.PREF_EMAIL, min_length=3)
+    calendar_sync: Flag = Field(default=False, alias=fields.PREF_CALENDAR_SYNC)
+
+
 # ------------------------------------------------------------------------------------------------
 # Visits
 # ------------------------------------------------------------------------------------------------
@@ -387,6 +396,7 @@ __all__ = [
     "IbssModel",
     "Occurrence",
     "Space",
+    "UserPreferences",
     "UtcDatetime",
     "Visit",
     "VisitCreate",

@@ -92,6 +92,21 @@ class BuildingConfig(BaseModel):
     time_zone: str = "UTC"
     # Booking policies for Outlook-made meetings: enforce | warn | ignore; None = SYNC_POLICY_MODE.
     policy_mode: PolicyMode | None = None
+    # Repeated no-shows in an Outlook-made series: after this many auto-cancelled occurrences in a row the
+    # room is released from the rest of the series; None (default): off, only single no-shows release.
+    no_show_release_after: int | None = None
+
+    @field_validator("no_show_release_after", mode="before")
+    @classmethod
+    def _release_count(cls, value: Any) -> Any:
+        # As policy_mode: an admin's typo (text, 0, negative) means "off", never a broken reader.
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            count = int(str(value).strip())
+        except ValueError:
+            return None
+        return count if 1 <= count <= 100 else None
 
     @field_validator("policy_mode", mode="before")
     @classmethod

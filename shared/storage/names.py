@@ -9,7 +9,8 @@ class QueueName(StrEnum):
     IBSS_HOOKS = "ibss-hooks"
     SYNC_BOOKINGS = "sync-bookings"
     SYNC_ROOMS = "sync-rooms"
-    SERIES_EXPAND = "series-expand"
+    SYNC_SERIES = "sync-series"  # one job per Outlook-made recurring meeting (shared/worker/series_outlook)
+    SYNC_IBSS_SERIES = "sync-ibss-series"  # one job per IBSS booking series (shared/worker/series_ibss)
 
 
 class TableName(StrEnum):
@@ -26,6 +27,9 @@ class TableName(StrEnum):
     ONBOARDING = "onboarding"
     ROOM_CHANGES = "roomchanges"
     ROOM_EVENTS = "roomevents"
+    OUTLOOK_SERIES = "outlookseries"  # recurring meetings made in Outlook (shared/state/series.py)
+    DESK_LINKS = "desklinks"  # personal appointments of desk bookings (shared/state/desk_links.py)
+    IBSS_SERIES = "ibssseries"
 
 
 def poison_queue(queue: str) -> str:

@@ -167,6 +167,8 @@ class BookingSnapshot(_Frozen):
     origin_ical_uid: str | None = None  # set by the service on bookings it creates from Outlook
     # Booking_Completed_Time of a completed booking: the check-out time (IBSS's clock is the truth).
     checked_out_at: UtcDateTime | None = None
+    # IBSS says someone checked in (Early/Late CheckIn, In Progress): the occurrence was attended.
+    checked_in: bool = False
 
     @property
     def party_emails(self) -> frozenset[str]:

@@ -678,6 +678,9 @@ def _plan_create_meeting(b: BookingSnapshot, config: SyncConfig, generation: int
             booking_id_marker=b.booking_id,
             transaction_id=transaction_id(b.booking_id, b.room_mailbox, generation),
             require_room_free=True,
+            # Asked for even though the room organizes: Graph adds the link only if the room's calendar
+            # allows teamsForBusiness (allowedOnlineMeetingProviders), e.g. a Teams Rooms account.
+            online_meeting=b.online_meeting,
         )
         why = "new IBSS booking: meeting organized by the room with the owner invited"
     base = _base_from_booking(b, managed, config).model_copy(update={"generation": generation})
@@ -1043,6 +1046,7 @@ def _merge(booking: BookingSnapshot, view: _OutlookView, base: SyncBase, config:
                     booking_id_marker=booking.booking_id,
                     transaction_id=transaction_id(booking.booking_id, room, generation),
                     require_room_free=True,
+                    online_meeting=booking.online_meeting,
                 )
             )
             new_room_event_id = None

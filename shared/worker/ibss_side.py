@@ -61,6 +61,8 @@ def booking_snapshot(booking: Booking, scope: SyncScope) -> BookingSnapshot:
         series_id=booking.series_id,
         origin_ical_uid=booking.ext_ref,
         checked_out_at=booking.completed_time if status == SyncStatus.COMPLETED else None,
+        checked_in=booking.status
+        in (BookingStatus.EARLY_CHECKIN, BookingStatus.LATE_CHECKIN, BookingStatus.IN_PROGRESS),
     )
 
 

@@ -15,6 +15,7 @@ from shared.storage.queues import StorageQueueSink
 from shared.sync.plan import SyncPlan
 from shared.worker.errors import RetryAfter
 from shared.worker.reconciler import Reconciler
+from shared.worker.series_ibss import route_booking_job
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +31,8 @@ async def run_booking_job(
 
     The job's sync event row (admin page) goes processing → done | error; a failure is recorded with its
     reason and re-raised, so the host's retries and poison queue work as before."""
+    if await route_booking_job(job, queues):
+        return  # a booking of an IBSS series: the series job (debounced) decides for the whole series
     events = events if events is not None else SyncEventLog(queues.account)
     with telemetry.consumer_span(
         "booking sync job",

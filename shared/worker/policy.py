@@ -88,6 +88,19 @@ class TableBuildingModes:
             return None
         return BuildingConfig.from_entity(dict(entity)).policy_mode
 
+    async def no_show_release_after(self, node_id: int) -> int | None:
+        """The building's ``no_show_release_after`` (None: off; also when the row is missing or unreadable,
+        so a storage hiccup never releases a room)."""
+        try:
+            table = await self.account.ready_table(TableName.BUILDINGS)
+            entity = await table.get_entity(partition_key="building", row_key=str(node_id))
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            log.warning("building config unreadable, no series release", extra={"error": str(exc)})
+            return None
+        return BuildingConfig.from_entity(dict(entity)).no_show_release_after
+
 
 @dataclass
 class PolicyGate:

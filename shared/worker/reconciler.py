@@ -54,6 +54,7 @@ from shared.sync.reconcile import (
     record_created_booking,
     record_created_meeting,
 )
+from shared.sync.series_outlook import is_outlook_series_ref
 from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
 from shared.worker.ibss_side import BookingRejected, IbssSide
 from shared.worker.policy import PolicyGate
@@ -122,6 +123,12 @@ class Reconciler:
     room_reply_check: Callable[[int, str, str], Awaitable[None]] | None = None
     # Booking policies for Outlook-made meetings (shared/worker/policy.py); None: not checked.
     policies: PolicyGate | None = None
+    # Is a room item part of a recurring meeting made from an IBSS series (shared/worker/series_ibss.py)?
+    # Then the series worker owns it and this single-booking path does nothing (echo of our series).
+    series_echo: Callable[[str, RoomEventSnapshot], Awaitable[bool]] | None = None
+    # A booking of an Outlook series changed in IBSS (no-show, check-in): hand it to its series job
+    # (shared/worker/series_outlook.py ``series_booking_hook``); None: ignored as before.
+    outlook_series_booking: Callable[[BookingSnapshot], Awaitable[None]] | None = None
 
     def _config(self, scope: SyncScope) -> SyncConfig:
         domains = self.settings.internal_domains or frozenset(
@@ -148,6 +155,11 @@ class Reconciler:
                 try:
                     link = await self._settled(await self.links.find("booking", booking_id))
                     booking = await self.ibss.read(node_id, booking_id, scope)
+                    if isinstance(booking, Present) and is_outlook_series_ref(booking.value.origin_ical_uid):
+                        # A booking of an Outlook series: shared/worker/series_outlook.py owns it.
+                        if self.outlook_series_booking is not None:
+                            await self.outlook_series_booking(booking.value)
+                        return None
                     if not force and _unchanged_since_base(link, booking):
                         return None  # the hook of our own write (or a repeat): no Graph read, no write
                     assumed = None if attempt or force else self._outlook_as_in_base(link, booking, scope)
@@ -170,6 +182,8 @@ class Reconciler:
         scope = await self.scope.current()
         if scope.space_for_mailbox(room_mailbox) is None:
             return None  # not a synced room: never touched
+        if event is not None and self.series_echo is not None and await self.series_echo(room_mailbox, event):
+            return None
         for attempt in range(MAX_ATTEMPTS):
             try:
                 if attempt and event is not None:

@@ -11,8 +11,10 @@ from msgraph.generated.models.event import Event
 from shared.graph.errors import GraphThrottled
 from shared.graph.mapping import MappingError, to_room_snapshot
 from shared.rooms.ports import RoomChangeSink
+from shared.sync import Gone, Present
 from shared.worker.errors import RetryAfter
 from shared.worker.reconciler import Reconciler
+from shared.worker.series_outlook import SeriesRouter, series_master_id
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,52 @@ class ReconcilingChangeSink:
     """The RoomChangeSink of the running service (shared.rooms.ports.RoomChangeSink)."""
 
     reconciler: Reconciler
+    # Recurring meetings made in Outlook: one series job per series instead of one reconcile per
+    # occurrence (shared/worker/series_outlook.py), so no occurrence is booked by both paths.
+    series: SeriesRouter | None = None
+
+    async def _outlook_series(self, room_mailbox: str, event: Event) -> str | None:
+        """The series master id when the Outlook series path owns this item, else None."""
+        master_id = series_master_id(event) if self.series is not None else None
+        if master_id is None or self.reconciler.series_echo is None:
+            return master_id
+        try:
+            snapshot = to_room_snapshot(event, room_mailbox)
+        except MappingError:
+            return master_id
+        # Made by the service from an IBSS series: that path's, through the reconciler's gate.
+        return None if await self.reconciler.series_echo(room_mailbox, snapshot) else master_id
+
+    async def _series_removed(
+        self, room_mailbox: str, removed_event_ids: Sequence[str], routed: Sequence[str]
+    ) -> None:
+        """Removed ids: a linked single meeting goes the usual way; the rest may be occurrences of a
+        series (a cancelled occurrence, a master time or pattern change drops the old ids), which the
+        room's active series jobs sort out without one Graph read per id."""
+        assert self.series is not None
+        unlinked = False
+        for event_id in removed_event_ids:
+            if await self.reconciler.links.find("room_event", event_id) is not None:
+                await self.reconciler.room_event_removed(room_mailbox, event_id)
+                continue
+            if routed:
+                unlinked = True  # this round already saw the series change: its jobs cover the ids
+                continue
+            found = await self.series.read_removed(room_mailbox, event_id)
+            if isinstance(found, Gone):
+                unlinked = True
+            elif isinstance(found, Present) and found.value.id:
+                master_id = await self._outlook_series(room_mailbox, found.value)
+                if master_id is not None:
+                    await self.series.enqueue(room_mailbox, [master_id], "removed")
+                    continue
+                try:
+                    snapshot = to_room_snapshot(found.value, room_mailbox)
+                except MappingError:
+                    continue
+                await self.reconciler.room_event_changed(room_mailbox, event_id, snapshot)
+        if unlinked:
+            await self.series.removed(room_mailbox)  # a whole series may have left the calendar
 
     async def room_changed(
         self,
@@ -48,8 +96,13 @@ class ReconcilingChangeSink:
         full_resync: bool,
     ) -> None:
         try:
+            series_masters: list[str] = []
             for event in changed:
                 if not event.id:
+                    continue
+                master_id = await self._outlook_series(room_mailbox, event)
+                if master_id is not None:
+                    series_masters.append(master_id)
                     continue
                 try:
                     snapshot = to_room_snapshot(event, room_mailbox)
@@ -58,6 +111,10 @@ class ReconcilingChangeSink:
                     log.warning("room event skipped", extra={"reason": str(exc)[:300]})
                     continue
                 await self.reconciler.room_event_changed(room_mailbox, event.id, snapshot)
+            if self.series is not None:
+                await self.series.enqueue(room_mailbox, series_masters, "delta")
+                await self._series_removed(room_mailbox, removed_event_ids, series_masters)
+                return
             for event_id in removed_event_ids:
                 # "Removed" means gone from the window: a meeting moved past the horizon still exists.
                 await self.reconciler.room_event_removed(room_mailbox, event_id)

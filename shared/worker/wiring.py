@@ -18,7 +18,9 @@ from shared.ibss.hooks import IbssHookType
 from shared.ibss.intake import BookingSyncJob
 from shared.logs import current_correlation_id, new_correlation_id
 from shared.state.conflicts import TableConflictLog
+from shared.state.ibss_series import TableSeriesStore
 from shared.state.links import TableLinkStore
+from shared.state.series import TableSeriesStore as OutlookSeriesStore
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
 from shared.storage.queues import StorageQueueSink
@@ -28,6 +30,8 @@ from shared.worker.outlook_side import GraphOutlookSide
 from shared.worker.policy import PolicyGate, TableBuildingModes
 from shared.worker.reconciler import Reconciler, ReconcileSettings
 from shared.worker.scope import CachedScope
+from shared.worker.series_ibss import series_echo
+from shared.worker.series_outlook import series_booking_hook
 
 log = logging.getLogger(__name__)
 
@@ -101,5 +105,7 @@ def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) 
             ),
         ),
     )
+    found.series_echo = series_echo(TableSeriesStore(storage))
+    found.outlook_series_booking = series_booking_hook(OutlookSeriesStore(storage), StorageQueueSink(storage))
     _reconcilers[loop_id] = found
     return found

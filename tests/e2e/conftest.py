@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,11 +13,14 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
+from shared.storage.names import TableName
+from tests.stack_fixtures import HOOK_SECRET, AzuritePool, RunningHost, emulator_env, start_host
 
 T = TypeVar("T")
 
@@ -88,27 +93,49 @@ def events_of(stack: SyncStack, mailbox: str, **match: Any) -> list[dict[str, An
 SYNCED_ROOMS = 4  # aurora, borealis, cirrus, delta in the demo tenant
 
 
+def initial_rounds_done(storage: str) -> bool:
+    """Every synced room had its first delta round: from here on Outlook changes arrive as notifications."""
+    with TableServiceClient.from_connection_string(storage) as service:
+        try:
+            rows = list(service.get_table_client(TableName.ROOMS).query_entities("RowKey eq 'room'"))
+        except ResourceNotFoundError:
+            return False
+    return sum(1 for r in rows if r.get("delta_link") and r.get("last_round_at")) >= SYNCED_ROOMS
+
+
+@contextlib.contextmanager
+def onboarded_stack(
+    pool: AzuritePool,
+    graph: GraphEmulator,
+    ibss: IbssEmulator,
+    mode: str,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[SyncStack, str]]:
+    """A dev host on a storage account of its own, rooms onboarded, subscribed and delta-synced.
+    Yields the stack and its storage connection string; the host is killed afterwards (nothing to keep)."""
+    storage = pool.take()
+    port = free_port()
+    env = {**emulator_env(graph, ibss, port, mode), **(extra_env or {})}
+    host = start_host(ROOT / "function_app.py", storage, env, port=port)
+    try:
+        ibss.set_hook_target(host.url("ibss/hooks", key=False), HOOK_SECRET)
+        eventually(lambda: len(graph.subscriptions()) >= SYNCED_ROOMS, timeout=30, what="room subscriptions")
+        eventually(lambda: initial_rounds_done(storage), timeout=30, what="initial delta rounds")
+        yield SyncStack(host=host, graph=graph, ibss=ibss, host_mode=mode), storage
+    finally:
+        stop_process(host.proc, timeout=5, sig=signal.SIGKILL)
+
+
 @pytest.fixture(params=["owner", "room"])
 def ready_stack(
-    request: pytest.FixtureRequest, graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator
+    request: pytest.FixtureRequest,
+    graph_emulator: GraphEmulator,
+    ibss_emulator: IbssEmulator,
+    azurite_pool: AzuritePool,
 ) -> Iterator[SyncStack]:
-    """A fresh stack (own Azurite, own dev host) whose rooms are onboarded, subscribed and delta-synced,
-    so Outlook changes reach the service through Graph notifications as in production."""
+    """A fresh stack (own storage account, own dev host) whose rooms are onboarded, subscribed and
+    delta-synced, so Outlook changes reach the service through Graph notifications as in production."""
     graph_emulator.reset()
     ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
-    with azurite_running() as azurite:
-        port = free_port()
-        env = emulator_env(graph_emulator, ibss_emulator, port, request.param)
-        host = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
-        stack = SyncStack(host=host, graph=graph_emulator, ibss=ibss_emulator, host_mode=request.param)
-        try:
-            ibss_emulator.set_hook_target(host.url("ibss/hooks", key=False), HOOK_SECRET)
-            eventually(
-                lambda: len(graph_emulator.subscriptions()) >= SYNCED_ROOMS,
-                timeout=30,
-                what="room subscriptions",
-            )
-            time.sleep(1.5)  # let the initial delta rounds land before people act
-            yield stack
-        finally:
-            stop_process(host.proc)
+    with onboarded_stack(azurite_pool, graph_emulator, ibss_emulator, request.param) as (stack, _):
+        yield stack

@@ -24,14 +24,13 @@ import pytest
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
-from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from shared.config import AppSettings
 from shared.rooms.models import BuildingConfig
 from shared.rooms.store import BuildingStore
 from shared.storage.account import StorageAccount
 from shared.sync.policy import PolicyMode
-from tests.e2e.conftest import BERLIN, SYNCED_ROOMS, SyncStack, eventually
-from tests.stack_fixtures import HOOK_SECRET, emulator_env, start_host
+from tests.e2e.conftest import BERLIN, SyncStack, eventually, onboarded_stack
+from tests.stack_fixtures import AzuritePool
 
 BOB = "bob@contoso.example"
 AURORA = "aurora@contoso.example"
@@ -63,24 +62,15 @@ class PolicyStack:
 # expensive part, and the emulators keep their subscriptions between the tests.
 @pytest.fixture(scope="module", params=["owner", "room"])
 def policy_stack(
-    request: pytest.FixtureRequest, graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator
+    request: pytest.FixtureRequest,
+    graph_emulator: GraphEmulator,
+    ibss_emulator: IbssEmulator,
+    azurite_pool: AzuritePool,
 ) -> Iterator[PolicyStack]:
     graph_emulator.reset()
     ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
-    with azurite_running() as azurite:
-        port = free_port()
-        env = emulator_env(graph_emulator, ibss_emulator, port, request.param)
-        host = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
-        stack = SyncStack(host=host, graph=graph_emulator, ibss=ibss_emulator, host_mode=request.param)
-        try:
-            ibss_emulator.set_hook_target(host.url("ibss/hooks", key=False), HOOK_SECRET)
-            eventually(
-                lambda: len(graph_emulator.subscriptions()) >= SYNCED_ROOMS, timeout=30, what="subscriptions"
-            )
-            time.sleep(1.5)  # let the initial delta rounds land before people act
-            yield PolicyStack(stack=stack, storage=azurite.connection_string)
-        finally:
-            stop_process(host.proc)
+    with onboarded_stack(azurite_pool, graph_emulator, ibss_emulator, request.param) as (stack, storage):
+        yield PolicyStack(stack=stack, storage=storage)
 
 
 def evening(days_ahead: int) -> tuple[datetime, datetime]:

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.e2e.conftest import BERLIN
+from tests.e2e.conftest import BERLIN, eventually, initial_rounds_done
 from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
 
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
@@ -66,7 +66,7 @@ def chaos(graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator) -> Iterato
             while len(graph_emulator.subscriptions()) < len(ROOMS) and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert len(graph_emulator.subscriptions()) >= len(ROOMS)
-            time.sleep(1.5)
+            eventually(lambda: initial_rounds_done(azurite.connection_string), what="initial delta rounds")
             chaos = Chaos(graph_emulator, ibss_emulator, [first, second])
             yield chaos
             print(f"\nrandomized e2e: {chaos.stats['examples']} examples, {chaos.stats['steps']} steps")

@@ -44,7 +44,8 @@ QUEUES = [
     "ibss-hooks",
     "sync-bookings",
     "sync-rooms",
-    "series-expand",
+    "sync-series",
+    "sync-ibss-series",
 ]
 TABLES = ["subscriptions", "links", "syncevents", "rooms", "buildings", "conflicts", "dedup", "notifications"]
 OTEL_METRICS = [
