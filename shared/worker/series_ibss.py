@@ -86,6 +86,12 @@ class IbssSeriesJob(BaseModel):
     requested_at: datetime
     correlation_id: str = Field(min_length=1, max_length=64)
     traceparent: str | None = Field(default=None, max_length=128)
+    # Times this job was put back (lease held, throttled, a leftover of ours still in the room).
+    waits: int = Field(default=0, ge=0, le=10_000)
+
+
+# How many times a create waits for our own leftover meetings in the room to be cancelled (about 2 s each).
+LEFTOVER_WAITS = 10
 
 
 # ============================================================================ scheduling (debounce)
@@ -229,7 +235,7 @@ class IbssSeriesWorker:
                 if stored.row.pending is not None:
                     log.warning("replaying a pending series plan", extra={"series_id": job.series_id})
                     stored = await self._carry_out(stored, stored.row.pending)
-                return await self._decide_and_apply(stored)
+                return await self._decide_and_apply(stored, job.waits)
             finally:
                 await self._release(job.series_id)
 
@@ -278,7 +284,7 @@ class IbssSeriesWorker:
             self._zones[node_id] = building.time_zone or "UTC"
         return self._zones[node_id]
 
-    async def _decide_and_apply(self, stored: StoredSeries) -> SeriesPlan:
+    async def _decide_and_apply(self, stored: StoredSeries, waits: int = 0) -> SeriesPlan:
         row = stored.row
         scope = await self.reconciler.scope.current()
         bookings = [
@@ -307,8 +313,12 @@ class IbssSeriesWorker:
             )
             # Meetings we made from IBSS bookings are not conflicts: IBSS already keeps its bookings
             # apart, and one still in the room is the echo of a cancellation under way (a series
-            # cancelled and booked again with another pattern).
-            busy = [(s.start, s.end) for s in slots if not await self._ours(s.booking_id_marker, s.ical_uid)]
+            # cancelled and booked again with another pattern). The room's attendant would still decline
+            # the new series for it, so the create waits (a few times) for that cancellation to land.
+            ours = [s for s in slots if await self._ours(s.booking_id_marker, s.ical_uid)]
+            if ours and waits < LEFTOVER_WAITS:
+                raise RetryAfter(2.0, "a meeting of ours being cancelled still holds dates of this series")
+            busy = [(s.start, s.end) for s in slots if s not in ours]
         plan = decide_series(bookings, row.base, config, busy)
         if plan.actions:
             log.info(
@@ -508,7 +518,7 @@ async def run_series_job(job: IbssSeriesJob, worker: IbssSeriesWorker, queues: S
             plan = await worker.run(job)
         except RetryAfter as wait:
             log.info("series job re-queued", extra={"delay_s": wait.seconds, "reason": str(wait)[:200]})
-            retry = job.model_copy(update={"requested_at": datetime.now(UTC)})
+            retry = job.model_copy(update={"requested_at": datetime.now(UTC), "waits": job.waits + 1})
             await queues.send(
                 QueueName.SYNC_IBSS_SERIES, retry, delay_seconds=max(1, math.ceil(wait.seconds))
             )
