@@ -222,7 +222,7 @@ def build_control(api: Api, initial_tenant: Callable[[], TenantSpec]) -> list[Ro
                 raise bad_request(f"Unknown fault kind '{data['kind']}'.")
         elif request.method == "DELETE":
             api.throttle.faults.clear()
-            api.delivery.faults.clear()
+            api.delivery.clear_faults()
         return _json(
             {
                 "http": [f.model_dump(by_alias=True) for f in api.throttle.faults],

@@ -66,6 +66,16 @@ class Delivery:
         self._pending.clear()
         self._held.clear()
 
+    def clear_faults(self) -> None:
+        """Remove the faults; notifications a reorder fault was holding go out now (reversed), as the
+        fault promised: clearing faults never silently drops what was only to be reordered."""
+        self.faults.clear()
+        for p in reversed(self._held):
+            self._push_one(p)
+        if self._held:
+            self._held.clear()
+            self._kick()
+
     @property
     def client(self) -> httpx.AsyncClient:
         assert self._client is not None

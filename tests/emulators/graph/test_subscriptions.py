@@ -174,6 +174,21 @@ async def test_delivery_faults_drop_duplicate_reorder(graph, emu, receiver):
     assert dup
 
 
+async def test_clearing_a_reorder_fault_releases_what_it_held(graph, emu, receiver):
+    """A reorder fault that never reached its count must not swallow the notification it holds."""
+    emu.set_config(extraUpdatesAfterCreate=0, deliveryBatchWindowSeconds=0)
+    await graph.subscriptions.post(sub_body(receiver))
+    emu.inject_fault("reorder", count=2)
+    held = emu.act_create_meeting(
+        AURORA, meeting_json(room=None, subject="e", start="2026-11-30T09:00:00", end="2026-11-30T10:00:00")
+    )
+    time.sleep(0.3)
+    assert receiver.items() == []
+    emu.clear_faults()
+    receiver.wait_for(lambda i: True)
+    assert [i["resourceData"]["id"] for i in receiver.items()] == [held["id"]]
+
+
 async def test_lifecycle_notifications(graph, emu, receiver):
     sub = await graph.subscriptions.post(sub_body(receiver))
     for event in ("reauthorizationRequired", "missed"):
