@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.headers_collection import HeadersCollection
@@ -141,6 +142,10 @@ class GraphCalendar:
             top=self._page_size,
         )
         builder = self._client.users.by_user_id(mailbox).calendar_view
+        return await self._all_pages(builder, query)
+
+    async def _all_pages(self, builder: Any, query: Any) -> list[Event]:
+        """Every page of an event collection (calendarView, instances), following @odata.nextLink."""
         out: list[Event] = []
         async with graph_errors():
             page: EventCollectionResponse | None = await builder.get(
@@ -165,19 +170,7 @@ class GraphCalendar:
             top=self._page_size,
         )
         builder = self._events(mailbox).by_event_id(master_id).instances
-        out: list[Event] = []
-        async with graph_errors():
-            page: EventCollectionResponse | None = await builder.get(
-                request_configuration=RequestConfiguration(headers=_headers(), query_parameters=query)
-            )
-            while page is not None:
-                out.extend(page.value or [])
-                if not page.odata_next_link:
-                    break
-                page = await builder.with_url(page.odata_next_link).get(
-                    request_configuration=RequestConfiguration(headers=_headers())
-                )
-        return out
+        return await self._all_pages(builder, query)
 
     async def busy_slots(
         self,

@@ -36,6 +36,7 @@ re-dispatched outbox entry must not fail forever.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from msgraph.generated.models.event import Event
@@ -180,21 +181,18 @@ class OutlookWriter:
         return WriteResult(action.kind, mailbox, target.event_id)
 
     async def decline_room_event(self, action: DeclineRoomEvent) -> WriteResult:
-        room = normalize_email(action.room_mailbox)
-        try:
-            await self.calendar.decline_event(room, action.event_id, action.comment, send_response=True)
-        except GraphNotFound as exc:
-            if exc.mailbox_missing:
-                raise
-            return WriteResult(
-                action.kind, room, action.event_id, room_event_id=action.event_id, already_done=True
-            )
-        return WriteResult(action.kind, room, action.event_id, room_event_id=action.event_id)
+        return await self._room_reply(action, self.calendar.decline_event)
 
     async def accept_room_event(self, action: AcceptRoomEvent) -> WriteResult:
+        return await self._room_reply(action, self.calendar.accept_event)
+
+    async def _room_reply(
+        self, action: DeclineRoomEvent | AcceptRoomEvent, reply: Callable[..., Awaitable[None]]
+    ) -> WriteResult:
+        """The room answers its copy with a comment the organizer sees; a copy already gone is done."""
         room = normalize_email(action.room_mailbox)
         try:
-            await self.calendar.accept_event(room, action.event_id, action.comment, send_response=True)
+            await reply(room, action.event_id, action.comment, send_response=True)
         except GraphNotFound as exc:
             if exc.mailbox_missing:
                 raise
