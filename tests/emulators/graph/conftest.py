@@ -68,6 +68,9 @@ class Receiver:
     fail_validation: bool = False
     echo_encoded: bool = False
     delay: float = 0.0
+    validation_delay: float = 0.0
+    slow_next: int = 0
+    slow_seconds: float = 0.0
 
     def items(self) -> list[dict[str, Any]]:
         return [item for b in self.batches for item in b["value"]]
@@ -88,6 +91,9 @@ class Receiver:
         self.fail_validation = False
         self.echo_encoded = False
         self.delay = 0.0
+        self.validation_delay = 0.0
+        self.slow_next = 0
+        self.slow_seconds = 0.0
 
 
 @pytest.fixture(scope="session")
@@ -98,12 +104,18 @@ def _receiver() -> Iterator[Receiver]:
         token = request.query_params.get("validationToken")
         if token is not None:
             rec.validations.append(token)
+            if rec.validation_delay:
+                await asyncio.sleep(rec.validation_delay)
             if rec.fail_validation:
                 return PlainTextResponse("nope", status_code=500)
             raw = request.url.query.split("validationToken=", 1)[1]
             return PlainTextResponse(raw if rec.echo_encoded else token)
         if rec.delay:
             await asyncio.sleep(rec.delay)
+        if rec.slow_next > 0:
+            rec.slow_next -= 1
+            await asyncio.sleep(rec.slow_seconds)
+            return Response(status_code=202)
         if rec.fail_next > 0:
             rec.fail_next -= 1
             return JSONResponse({}, status_code=503)

@@ -13,7 +13,7 @@ from msgraph.generated.models.event import Event
 from msgraph.generated.models.subscription import Subscription
 
 from . import notification_models
-from .helpers import ALICE, AURORA, BOB, meeting_json, raw
+from .helpers import ALICE, AURORA, BOB, BOREALIS, meeting_json, raw
 
 # OData instance annotations are part of the wire format, never model properties.
 ANNOTATIONS = {"@odata.etag", "@odata.context", "@removed"}
@@ -151,3 +151,96 @@ def test_everything_emitted_parses_without_leftovers(emu, receiver):
         problems += [f"{kind}: {x}" for x in leftovers(model)]
     assert problems == []
     assert len(payloads) > 25
+
+
+def test_responses_of_every_write_and_remaining_notifications_parse_without_leftovers(emu, receiver):
+    """PATCH/renew answers, instances, dedupe, forwarded and location-only copies, subscriptionRemoved."""
+    emu.set_config(deliveryBatchWindowSeconds=0.01, extraUpdatesAfterCreate=1)
+    payloads: list[tuple[str, dict[str, Any]]] = []
+    tz = {"Prefer": 'outlook.timezone="Pacific Standard Time"'}
+    with raw(emu) as c:
+        sub = c.post(
+            "/subscriptions",
+            json={
+                "changeType": "created,updated,deleted",
+                "notificationUrl": f"{receiver.url}/hook",
+                "lifecycleNotificationUrl": f"{receiver.url}/lifecycle",
+                "resource": f"users/{BOREALIS}/calendar/events",
+                "expirationDateTime": "2026-11-21T08:00:00Z",
+                "clientState": "c",
+                "latestSupportedTlsVersion": "v1_3",
+            },
+        ).json()
+        renewed = c.patch(f"/subscriptions/{sub['id']}", json={"expirationDateTime": "2026-11-22T08:00:00Z"})
+        payloads.append(("subscription", renewed.json()))
+        loc_only = meeting_json(subject="by location", transactionId="tx-9")
+        loc_only.pop("attendees")
+        loc_only["location"] = {"displayName": "Borealis", "locationEmailAddress": BOREALIS}
+        first = c.post(f"/users/{ALICE}/calendar/events", json=loc_only, headers=tz).json()
+        payloads += [("event", first), ("event", c.post(f"/users/{ALICE}/events", json=loc_only).json())]
+        payloads.append(
+            (
+                "event",
+                c.patch(
+                    f"/users/{ALICE}/events/{first['id']}", json={"subject": "renamed"}, headers=tz
+                ).json(),
+            )
+        )
+        series = meeting_json(
+            subject="yearly",
+            room=None,
+            start="2026-11-26T09:00:00",
+            end="2026-11-26T10:00:00",
+            recurrence={
+                "pattern": {
+                    "type": "relativeYearly",
+                    "interval": 1,
+                    "daysOfWeek": ["thursday"],
+                    "index": "fourth",
+                    "month": 11,
+                },
+                "range": {"type": "endDate", "startDate": "2026-11-26", "endDate": "2028-12-31"},
+            },
+        )
+        master = c.post(f"/users/{ALICE}/events", json=series).json()
+        payloads.append(("event", master))
+        inst = c.get(
+            f"/users/{ALICE}/events/{master['id']}/instances"
+            "?startDateTime=2026-11-01T00:00:00Z&endDateTime=2029-01-01T00:00:00Z",
+            headers=tz,
+        ).json()["value"]
+        payloads += [("event", e) for e in inst]
+        payloads.append(
+            ("event", c.patch(f"/users/{ALICE}/events/{inst[1]['id']}", json={"subject": "moved"}).json())
+        )
+        payloads.append(
+            ("event", c.get(f"/users/{ALICE}/events/{master['id']}?$select=subject,recurrence").json())
+        )
+    bobs = emu.act_create_meeting(
+        BOB, meeting_json(room=None, start="2026-11-25T09:00:00", end="2026-11-25T10:00:00")
+    )
+    emu.act_forward(BOB, bobs["id"], [BOREALIS])
+    with raw(emu) as c:
+        for mb in (ALICE, BOREALIS):
+            payloads += [("event", e) for e in c.get(f"/users/{mb}/calendar/events").json()["value"]]
+            payloads += [
+                ("event", c.get(f"/users/{mb}/events/{e['id']}", headers=tz).json())
+                for e in c.get(f"/users/{mb}/events").json()["value"]
+            ]
+        room_copy = c.get(f"/users/{BOREALIS}/events").json()["value"][0]
+        c.delete(f"/users/{BOREALIS}/events/{room_copy['id']}")
+    assert receiver.wait_for(lambda i: i.get("changeType") == "deleted")
+    emu.remove_subscription(sub["id"])
+    assert receiver.wait_for(lambda i: i.get("lifecycleEvent") == "subscriptionRemoved")
+    time.sleep(0.2)
+    payloads += [("notifications", b) for b in receiver.batches]
+    kinds = {"event": Event, "subscription": Subscription, "notifications": notification_collection_type()}
+    assert {"created", "updated", "deleted", "subscriptionRemoved"} <= {
+        i.get("changeType") or i.get("lifecycleEvent") for b in receiver.batches for i in b["value"]
+    }
+    assert {p.get("type") for k, p in payloads if k == "event"} >= {"seriesMaster", "occurrence", "exception"}
+    problems = []
+    for kind, payload in payloads:
+        problems += [f"{kind}: {x}" for x in leftovers(parse(payload, kinds[kind]))]
+    assert problems == []
+    assert len(payloads) > 15
