@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.ibss import fields
 from shared.ibss.models import ACTIVE_STATUSES, Booking, BookingPolicy, Weekday, format_utc
 
 PAST_GRACE = timedelta(minutes=1)
@@ -42,7 +43,7 @@ class ApiError(Exception):
 
 def check_window(start: datetime, end: datetime) -> None:
     if end <= start:
-        raise ApiError(400, "InvalidTimeRange", "Booking_End must be after Booking_Start")
+        raise ApiError(400, "InvalidTimeRange", f"{fields.BOOKING_END} must be after {fields.BOOKING_START}")
 
 
 def check_not_past(start: datetime, now: datetime) -> None:
@@ -75,14 +76,14 @@ def check_policy(policy: BookingPolicy, tz_name: str, start: datetime, end: date
             400,
             "MaxDurationExceeded",
             f"policy {policy.id!r} allows at most {policy.max_duration_min} minutes",
-            details={"Booking_Policy_Id": policy.id},
+            details={fields.POLICY_ID: policy.id},
         )
     if policy.window_days is not None and start > now + timedelta(days=policy.window_days):
         raise ApiError(
             400,
             "OutsideBookingWindow",
             f"policy {policy.id!r} allows bookings at most {policy.window_days} days ahead",
-            details={"Booking_Policy_Id": policy.id},
+            details={fields.POLICY_ID: policy.id},
         )
     if policy.bookable_hours:
         tz = ZoneInfo(tz_name)
@@ -91,7 +92,7 @@ def check_policy(policy: BookingPolicy, tz_name: str, start: datetime, end: date
                 400,
                 "OutsideBookableHours",
                 f"policy {policy.id!r}: the space is not bookable at that time ({tz_name})",
-                details={"Booking_Policy_Id": policy.id},
+                details={fields.POLICY_ID: policy.id},
             )
 
 
@@ -121,5 +122,5 @@ def conflict_error(other: Booking) -> ApiError:
         "SpaceUnavailable",
         f"space {other.space_id!r} is already booked "
         f"from {format_utc(other.start)} to {format_utc(other.end)}",
-        details={"Booking_Id": other.id},
+        details={fields.BOOKING_ID: other.id},
     )

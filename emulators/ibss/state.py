@@ -25,6 +25,7 @@ from emulators.ibss.rules import (
     conflict_error,
     find_conflict,
 )
+from shared.ibss import fields
 from shared.ibss.hooks import IbssHookType
 from shared.ibss.models import (
     ACTIVE_STATUSES,
@@ -38,6 +39,7 @@ from shared.ibss.models import (
     BookingStatus,
     BookingUpdate,
     Building,
+    Floor,
     Space,
     Visit,
     VisitCreate,
@@ -79,12 +81,10 @@ def _parse_hours(raw: Any) -> list[BookableHours]:
         for day, spans in raw.items():
             span_list = spans if spans and isinstance(spans[0], list) else [spans]
             for start, end in span_list:
-                result.append(BookableHours.model_validate({"Day": day, "Start": start, "End": end}))
+                result.append(BookableHours(day=day, start=start, end=end))
     elif isinstance(raw, list):
         for item in raw:
-            result.append(
-                BookableHours.model_validate({"Day": item["day"], "Start": item["start"], "End": item["end"]})
-            )
+            result.append(BookableHours(day=item["day"], start=item["start"], end=item["end"]))
     return result
 
 
@@ -129,17 +129,15 @@ class EmulatorState:
     def _load(self, data: dict[str, Any]) -> None:
         for b in data.get("buildings", []):
             node_id = int(b["node_id"])
-            self.buildings[node_id] = Building.model_validate(
-                {
-                    "Node_Id": node_id,
-                    "Name": b.get("name", ""),
-                    "Node_TimeZone": b.get("time_zone", "UTC"),
-                    "Bkng_Ext_System": int(b.get("bkng_ext_system", 0)),
-                    "Bkng_Sync_Enabled": int(b.get("bkng_sync_enabled", 0)),
-                    "Floors": [
-                        {"Node_Id": int(f["node_id"]), "Name": f.get("name", "")} for f in b.get("floors", [])
-                    ],
-                }
+            self.buildings[node_id] = Building(
+                node_id=node_id,
+                name=b.get("name", ""),
+                time_zone=b.get("time_zone", "UTC"),
+                ext_system=int(b.get("bkng_ext_system", 0)),
+                sync_enabled=int(b.get("bkng_sync_enabled", 0)),
+                floors=[
+                    Floor(node_id=int(f["node_id"]), name=f.get("name", "")) for f in b.get("floors", [])
+                ],
             )
             ZoneInfo(self.buildings[node_id].time_zone or "UTC")  # validate early
             for p in b.get("policies", []):
@@ -153,20 +151,18 @@ class EmulatorState:
                 )
                 self.policies[(node_id, policy.id)] = policy
             for s in b.get("spaces", []):
-                space = Space.model_validate(
-                    {
-                        "Space_Id": str(s["space_id"]),
-                        "Space_Name": s.get("name", s["space_id"]),
-                        "Node_Id": node_id,
-                        "Floor_Node_Id": s.get("floor"),
-                        "Space_Capacity": s.get("capacity"),
-                        "Space_Type": s.get("type", "MeetingRoom"),
-                        "Meta_Bookable": int(s.get("bookable", 1)),
-                        "Meta_Ext_Booking_System": int(s.get("ext_booking_system", 0)),
-                        "Meta_Ext_Booking_SpaceId": s.get("ext_booking_space_id"),
-                        "Meta_Auto_Cancel_Thld_Min": s.get("auto_cancel_threshold_min"),
-                        "Booking_Policy_Id": s.get("policy"),
-                    }
+                space = Space(
+                    id=str(s["space_id"]),
+                    name=s.get("name", s["space_id"]),
+                    node_id=node_id,
+                    floor_node_id=s.get("floor"),
+                    capacity=s.get("capacity"),
+                    type=s.get("type", "MeetingRoom"),
+                    bookable=int(s.get("bookable", 1)),
+                    ext_booking_system=int(s.get("ext_booking_system", 0)),
+                    ext_booking_space_id=s.get("ext_booking_space_id"),
+                    auto_cancel_threshold_min=s.get("auto_cancel_threshold_min"),
+                    policy_id=s.get("policy"),
                 )
                 if space.policy_id and (node_id, space.policy_id) not in self.policies:
                     raise ValueError(f"space {space.id} refers to unknown policy {space.policy_id}")
@@ -314,7 +310,7 @@ class EmulatorState:
             412,
             "EtagMismatch",
             f"booking {b.id!r} was changed by someone else (If-Match does not match the current ETag)",
-            details={"Booking_Etag": b.etag},
+            details={fields.BOOKING_ETAG: b.etag},
         )
 
     def _validate_slot(
@@ -360,7 +356,9 @@ class EmulatorState:
             if p.visit_id is not None:
                 visit = self.visits.get(p.visit_id)
                 if visit is None or visit.node_id != node_id:
-                    raise ApiError(400, "VisitNotFound", f"Visit_Id {p.visit_id!r} does not exist")
+                    raise ApiError(
+                        400, "VisitNotFound", f"{fields.PARTY_VISIT_ID} {p.visit_id!r} does not exist"
+                    )
             elif p.is_visitor:
                 visit = self._new_visit(
                     node_id,
@@ -564,7 +562,11 @@ class EmulatorState:
                 if i > 0 and occ.start < occurrences[i - 1].end:
                     raise ApiError(400, "OverlappingOccurrences", "occurrences of a series must not overlap")
             except ApiError as exc:
-                exc.details = {"Occurrence": i, "Booking_Start": occ.start.isoformat(), **(exc.details or {})}
+                exc.details = {
+                    fields.ERROR_DETAIL_OCCURRENCE: i,
+                    fields.BOOKING_START: occ.start.isoformat(),
+                    **(exc.details or {}),
+                }
                 raise
         series_id = uuid.uuid4().hex
         created = []

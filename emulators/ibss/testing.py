@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from emulators.ibss.app import DEFAULT_API_KEY, DEMO_DATA, Emulator, EmulatorConfig, create_app
+from shared.ibss import fields
 from shared.ibss.models import format_utc
 
 
@@ -74,7 +75,7 @@ class EmulatorControlError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         self.status = status
         self.body = body
-        self.reason = body.get("Reason") if isinstance(body, dict) else None
+        self.reason = body.get(fields.ERROR_REASON) if isinstance(body, dict) else None
         super().__init__(f"HTTP {status}: {body}")
 
 

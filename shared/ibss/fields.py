@@ -38,6 +38,7 @@ ERROR_CODE: Final = "Code"  # ASSUMED
 ERROR_REASON: Final = "Reason"  # ASSUMED
 ERROR_MESSAGE: Final = "Message"  # ASSUMED
 ERROR_DETAILS: Final = "Details"  # ASSUMED
+ERROR_DETAIL_OCCURRENCE: Final = "Occurrence"  # ASSUMED (Details of a refused series: the occurrence index)
 
 # --------------------------------------------------------------------------------------------------
 # Paths (node-scoped v2 endpoints)
@@ -97,13 +98,13 @@ BOOKING_CANCELLED_TIME: Final = "Booking_Cancelled_Time"  # CONFIRMED (UTC)
 BOOKING_AUTO_CANCEL_THLD_MIN: Final = "Meta_Auto_Cancel_Thld_Min"  # CONFIRMED
 
 # Booking_Status values. CONFIRMED except "Completed" (the documented list is truncated).
-STATUS_NEW: Final = "New"
-STATUS_AMENDED: Final = "Amended"
-STATUS_EARLY_CHECKIN: Final = "Early CheckIn"
-STATUS_LATE_CHECKIN: Final = "Late CheckIn"
-STATUS_IN_PROGRESS: Final = "In Progress"
-STATUS_CANCELLED: Final = "Cancelled"
-STATUS_AUTO_CANCELLED: Final = "Auto Cancelled"
+STATUS_NEW: Final = "New"  # CONFIRMED
+STATUS_AMENDED: Final = "Amended"  # CONFIRMED
+STATUS_EARLY_CHECKIN: Final = "Early CheckIn"  # CONFIRMED
+STATUS_LATE_CHECKIN: Final = "Late CheckIn"  # CONFIRMED
+STATUS_IN_PROGRESS: Final = "In Progress"  # CONFIRMED
+STATUS_CANCELLED: Final = "Cancelled"  # CONFIRMED
+STATUS_AUTO_CANCELLED: Final = "Auto Cancelled"  # CONFIRMED
 STATUS_COMPLETED: Final = "Completed"  # ASSUMED
 
 # Booking party (items of Booking_Parties; rows of /bookingparties add Booking_Id and Node_Id).
@@ -140,7 +141,7 @@ SPACE_BOOKABLE: Final = "Meta_Bookable"  # ASSUMED (0/1)
 SPACE_EXT_BOOKING_SYSTEM: Final = "Meta_Ext_Booking_System"  # CONFIRMED (0/1)
 SPACE_EXT_BOOKING_SPACE_ID: Final = "Meta_Ext_Booking_SpaceId"  # CONFIRMED (room mailbox address)
 SPACE_AUTO_CANCEL_THLD_MIN: Final = (
-    "Meta_Auto_Cancel_Thld_Min"  # CONFIRMED (booking field; on spaces ASSUMED)
+    "Meta_Auto_Cancel_Thld_Min"  # ASSUMED on spaces (CONFIRMED as a booking field)
 )
 SPACE_BOOKING_POLICY_ID: Final = "Booking_Policy_Id"  # ASSUMED (policy assigned to the space)
 
@@ -180,15 +181,21 @@ PREF_EMAIL: Final = "Email"  # ASSUMED
 PREF_CALENDAR_SYNC: Final = "Calendar_Sync"  # ASSUMED (0/1: the person's bookings go to their calendar)
 
 # --------------------------------------------------------------------------------------------------
-# Booking hooks (our own contract; Standard Webhooks headers)
+# Booking hooks (our own contract; Standard Webhooks headers). Marked OURS: neither confirmed nor
+# assumed of IBSS, but the Standard Webhooks specification.
 # --------------------------------------------------------------------------------------------------
-HOOK_ID_HEADER: Final = "webhook-id"
-HOOK_TIMESTAMP_HEADER: Final = "webhook-timestamp"
-HOOK_SIGNATURE_HEADER: Final = "webhook-signature"
+HOOK_ID_HEADER: Final = "webhook-id"  # OURS
+HOOK_TIMESTAMP_HEADER: Final = "webhook-timestamp"  # OURS
+HOOK_SIGNATURE_HEADER: Final = "webhook-signature"  # OURS
 
 CONFIRMED: Final[frozenset[str]] = frozenset(
     {
         AUTH_HEADER,
+        AUTH_SCHEME,
+        PATH_BOOKING_POLICIES,
+        PATH_BOOKINGS,
+        PATH_BOOKING_PARTIES,
+        PATH_VISITS,
         ODATA_NEXT_LINK,
         ODATA_SKIPTOKEN,
         ODATA_TOP,
@@ -210,6 +217,13 @@ CONFIRMED: Final[frozenset[str]] = frozenset(
         BOOKING_COMPLETED_TIME,
         BOOKING_CANCELLED_TIME,
         BOOKING_AUTO_CANCEL_THLD_MIN,
+        STATUS_NEW,
+        STATUS_AMENDED,
+        STATUS_EARLY_CHECKIN,
+        STATUS_LATE_CHECKIN,
+        STATUS_IN_PROGRESS,
+        STATUS_CANCELLED,
+        STATUS_AUTO_CANCELLED,
         PARTY_IS_VISITOR,
         PARTY_EMAIL,
         PARTY_FIRST_NAME,
@@ -222,4 +236,5 @@ CONFIRMED: Final[frozenset[str]] = frozenset(
         SPACE_EXT_BOOKING_SPACE_ID,
     }
 )
-"""Wire names confirmed by public ICONICS documentation. Everything else in this module is assumed."""
+"""Wire names confirmed by public ICONICS documentation. Everything else in this module is assumed
+(listed in ``docs/ibss-api.md``, "Assumed names"), except the Standard Webhooks headers (OURS)."""

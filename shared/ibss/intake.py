@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import telemetry
+from shared.ibss import fields
 from shared.ibss.errors import IbssHookVerificationError
 from shared.ibss.hooks import IbssHookType, verify_hook
 from shared.logs import new_correlation_id
@@ -78,9 +79,9 @@ class HookIntake:
 
     def _check_headers(self, headers: Mapping[str, str]) -> str:
         lowered = {k.lower(): v for k, v in headers.items()}
-        hook_id = lowered.get("webhook-id", "")
-        stamp = lowered.get("webhook-timestamp", "")
-        if not hook_id or not stamp or not lowered.get("webhook-signature"):
+        hook_id = lowered.get(fields.HOOK_ID_HEADER.lower(), "")
+        stamp = lowered.get(fields.HOOK_TIMESTAMP_HEADER.lower(), "")
+        if not hook_id or not stamp or not lowered.get(fields.HOOK_SIGNATURE_HEADER.lower()):
             raise HookRejected(
                 400, "MissingHeaders", "webhook-id, webhook-timestamp and webhook-signature are required"
             )

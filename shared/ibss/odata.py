@@ -57,7 +57,7 @@ class FilterSyntaxError(ValueError):
 
 _CLAUSE = re.compile(
     r"\s*(?P<field>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<op>eq|ne|lt|le|gt|ge)\s+"
-    r"(?P<value>'(?:[^']|'')*'|[^\s']+)\s*"
+    r"(?P<literal>'(?:[^']|'')*'|[^\s']+)\s*"
 )
 _AND = re.compile(r"and\s+")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
@@ -89,7 +89,7 @@ def parse_filter(text: str) -> list[Clause]:
         op = m.group("op")
         if op not in OPS:  # pragma: no cover - the regex only admits OPS
             raise FilterSyntaxError(f"unsupported operator {op!r}")
-        clauses.append(Clause(m.group("field"), op, _parse_value(m.group("value"))))  # type: ignore[arg-type]
+        clauses.append(Clause(m.group("field"), op, _parse_value(m.group("literal"))))  # type: ignore[arg-type]
         pos = m.end()
         if pos >= len(text):
             return clauses

@@ -145,6 +145,25 @@ async def test_resume_from_saved_next_link(client: IbssClient):
     assert len(first.items) + len(rest) == 7
 
 
+async def test_space_and_window_filter_hold_across_pages(client: IbssClient, emu: IbssEmulator):
+    for i in range(40):  # Tuesday and Wednesday, 20 slots each
+        await client.create_booking(NODE, new_booking(i=i))
+    emu.clear_request_counts()
+    window_start, window_end = TUESDAY + timedelta(hours=12), TUESDAY + timedelta(days=1, hours=9)
+    pages = [
+        page
+        async for page in client.iter_booking_pages(
+            NODE, space_id="HQ-2-CIRRUS", start=window_start, end=window_end, page_size=4
+        )
+    ]
+    got = [b for page in pages for b in page.items]
+    assert len(pages) >= 3
+    assert len(got) == 14  # Tuesday 12:00Z-16:30Z (10) + Wednesday 07:00Z-08:30Z (4)
+    assert all(b.start < window_end and b.end > window_start and b.space_id == "HQ-2-CIRRUS" for b in got)
+    assert len({b.id for b in got}) == len(got)
+    assert emu.request_counts()["by_route"]["GET /v2/{node_id}/bookings"] == len(pages)
+
+
 async def test_window_and_field_filters(client: IbssClient):
     created = [await client.create_booking(NODE, new_booking(i=i)) for i in range(6)]  # 07:00Z..10:00Z Tue
     window = await client.list_bookings(

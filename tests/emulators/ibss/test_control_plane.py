@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from emulators.graph.tenant import DEMO_TENANT_PATH, load_tenant
 from emulators.ibss.testing import EmulatorControlError, IbssEmulator
 
 NODE = 1001
@@ -213,3 +214,100 @@ def test_standalone_start(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+ANNEX_YAML = """
+buildings:
+  - node_id: 3003
+    name: Annex
+    time_zone: Europe/London
+    bkng_ext_system: 1
+    bkng_sync_enabled: 0
+    floors: [{node_id: 3031, name: Ground}]
+    policies:
+      - {policy_id: annex, bookable_hours: {Monday: ["08:00", "18:00"]}, max_duration_min: 60}
+    spaces:
+      - {space_id: AX-G-1, name: Garden, floor: 3031, capacity: 6, ext_booking_system: 1,
+         ext_booking_space_id: garden@contoso.example, auto_cancel_threshold_min: 10, policy: annex}
+people:
+  - {email: erin@contoso.example, first_name: Erin, last_name: Evans, company: Contoso}
+bookings:
+  - {node_id: 3003, space_id: AX-G-1, name: Seeded, owner: erin@contoso.example,
+     start: "2030-01-07T09:00:00Z", end: "2030-01-07T09:30:00Z"}
+"""
+
+
+def _check_annex(base_url: str, api_key: str) -> None:
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"apikey {api_key}"}) as c:
+        annex = c.get("/v2/buildings/3003").json()
+        assert (annex["Name"], annex["Node_TimeZone"], annex["Bkng_Sync_Enabled"]) == (
+            "Annex",
+            "Europe/London",
+            0,
+        )
+        assert annex["Floors"] == [{"Node_Id": 3031, "Name": "Ground"}]
+        [space] = c.get("/v2/3003/spaces").json()["value"]
+        assert (space["Space_Id"], space["Meta_Ext_Booking_SpaceId"], space["Booking_Policy_Id"]) == (
+            "AX-G-1",
+            "garden@contoso.example",
+            "annex",
+        )
+        [policy] = c.get("/v2/3003/bookingpolicies").json()["value"]
+        assert policy["Booking_Policy_Max_Duration_Min"] == 60
+        [seed] = c.get("/v2/3003/bookings").json()["value"]
+        assert (seed["Booking_Name"], seed["Booking_Owner_Email"]) == ("Seeded", "erin@contoso.example")
+        assert seed["Meta_Auto_Cancel_Thld_Min"] == 10
+
+
+def test_load_from_a_file(tmp_path):
+    """Buildings, floors, policies, spaces, people and seed bookings come from a YAML file."""
+    data_file = tmp_path / "annex.yaml"
+    data_file.write_text(ANNEX_YAML, encoding="utf-8")
+    with IbssEmulator(data=data_file, tick_interval_s=0) as emu:
+        emu.set_clock(datetime(2030, 1, 7, 7, tzinfo=UTC))
+        _check_annex(emu.base_url, emu.api_key)
+        listed = httpx.get(f"{emu.base_url}/v2/buildings", headers={"Authorization": f"apikey {emu.api_key}"})
+        assert [b["Node_Id"] for b in listed.json()["value"]] == [3003]  # the file replaces the demo building
+        # Flex acts as the file's people
+        made = emu.act_book(
+            "erin@contoso.example", "AX-G-1", "2030-01-07T10:00:00Z", "2030-01-07T11:00:00Z", node_id=3003
+        )
+        assert made["Space_Name"] == "Garden"
+
+
+def test_load_a_yaml_document_over_http(emu: IbssEmulator):
+    """The control plane takes the same file as a YAML body (``make run`` users: curl --data-binary @file)."""
+    resp = httpx.post(
+        f"{emu.base_url}/_emulator/load?replace=true",
+        content=ANNEX_YAML.encode(),
+        headers={"content-type": "application/yaml"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["buildings"] == 1
+    _check_annex(emu.base_url, emu.api_key)
+    bad = httpx.post(
+        f"{emu.base_url}/_emulator/load",
+        content=b"buildings: [",
+        headers={"content-type": "application/yaml"},
+    )
+    assert bad.status_code == 400
+
+
+def test_demo_building_matches_the_graph_emulators_demo_tenant(api, emu: IbssEmulator):
+    """`make run` starts both emulators with their demo data: every synced IBSS space is a room mailbox of
+    the Graph demo tenant (same name and capacity), every IBSS person a user or external person there."""
+    tenant = load_tenant(DEMO_TENANT_PATH)
+    rooms = {r.address: r for r in tenant.rooms}
+    people = {u.address for u in tenant.users} | {p.address for p in tenant.external_people}
+    hq = api.get(f"/v2/buildings/{NODE}").json()
+    spaces = api.get(f"/v2/{NODE}/spaces").json()["value"]
+    with_mailbox = [s for s in spaces if s["Meta_Ext_Booking_SpaceId"]]
+    assert with_mailbox
+    for s in with_mailbox:
+        room = rooms[s["Meta_Ext_Booking_SpaceId"]]
+        expected = (s["Space_Name"], s["Space_Capacity"], hq["Name"])
+        assert (room.display_name, room.capacity, room.building) == expected
+    # Only Foxtrot is M365-only (an onboarding mismatch on purpose).
+    assert set(rooms) - {s["Meta_Ext_Booking_SpaceId"] for s in with_mailbox} == {"foxtrot@contoso.example"}
+    ibss_people = {p["email"] for p in emu.state()["people"]}
+    assert ibss_people <= people

@@ -1,6 +1,8 @@
 """Booking hooks: delivered to a real local HTTP server and verified with the standardwebhooks library."""
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -194,3 +196,48 @@ def test_hook_target_needs_a_valid_secret(emu: IbssEmulator):
         emu.set_hook_target("http://127.0.0.1:9/hooks", None)
     with pytest.raises(EmulatorControlError):
         emu.set_hook_target("http://127.0.0.1:9/hooks", "whsec_")
+
+
+def test_series_and_moves_send_one_hook_per_booking_changed(
+    hooked: IbssEmulator, receiver: HookReceiver, api
+):
+    """A series is one booking per occurrence: creating, changing and cancelling it announces each one,
+    all carrying the series id; moving a booking to another space in Flex is an update."""
+    series = hooked.act_book(
+        "bob@contoso.example",
+        "HQ-2-CIRRUS",
+        occurrences=[(TUE.replace(hour=h), TUE.replace(hour=h, minute=30)) for h in (9, 10, 11)],
+    )
+    sid = series["Booking_Series_Id"]
+    ids = {b["Booking_Id"] for b in series["value"]}
+    assert api.patch(f"/v2/1001/bookings/series/{sid}", json={"Booking_Name": "Renamed"}).status_code == 200
+    assert api.delete(f"/v2/1001/bookings/series/{sid}").status_code == 200
+    single = hooked.act_book("bob@contoso.example", "HQ-2-DELTA", TUE.replace(hour=13), TUE.replace(hour=14))
+    hooked.act_move("bob@contoso.example", single["Booking_Id"], "HQ-1-BOREALIS")
+
+    got = events(receiver.wait_for(3 * 3 + 2))
+    for hook_type in (IbssHookType.CREATED, IbssHookType.UPDATED, IbssHookType.CANCELLED):
+        of_series = [e for e in got if e.type is hook_type and e.data.booking_id in ids]
+        assert {e.data.booking_id for e in of_series} == ids
+        assert len(of_series) == 3
+        assert {e.data.series_id for e in of_series} == {sid}
+    moved = [e for e in got if e.data.booking_id == single["Booking_Id"]]
+    assert sorted((e.type.value, e.data.space_id) for e in moved) == [  # deliveries are not ordered
+        ("booking.created", "HQ-2-DELTA"),
+        ("booking.updated", "HQ-1-BOREALIS"),
+    ]
+    settled = hooked.wait_hooks_settled()
+    assert len(settled) == 11  # nothing more than one hook per booking changed
+    assert {d["status"] for d in settled} == {"delivered"}
+
+
+def test_signature_is_hmac_sha256_over_id_timestamp_body(hooked: IbssEmulator, receiver: HookReceiver):
+    """The scheme itself, computed by hand (not only "the library accepts it")."""
+    hooked.act_book("bob@contoso.example", "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    hook = receiver.wait_for(1)[0]
+    msg_id, stamp = hook.headers["webhook-id"], hook.headers["webhook-timestamp"]
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    signed_content = f"{msg_id}.{stamp}.".encode() + hook.body
+    expected = base64.b64encode(hmac.new(key, signed_content, hashlib.sha256).digest()).decode()
+    versions = dict(part.split(",", 1) for part in hook.headers["webhook-signature"].split(" "))
+    assert versions == {"v1": expected}

@@ -1,12 +1,15 @@
 """Platform rules of the IBSS emulator, on the wire (raw HTTP, wire field names)."""
 
+import base64
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from emulators.ibss.testing import EmulatorControlError, IbssEmulator
+from emulators.ibss.testing import EmulatorControlError, HookReceiver, IbssEmulator
 
 NODE = 1001
 TUE = datetime(2030, 1, 8, tzinfo=UTC)  # clock: Monday 2030-01-07 06:00Z = 07:00 Europe/Berlin
@@ -90,6 +93,32 @@ def test_bookings_cannot_start_in_the_past(api, emu: IbssEmulator):
     assert resp.status_code == 400
 
 
+def test_bookings_cannot_end_in_the_past(api, emu: IbssEmulator):
+    now = emu.now()
+    # starts within the one-minute grace but is over already
+    resp = book(api, "HQ-2-CIRRUS", now - timedelta(seconds=50), now - timedelta(seconds=10))
+    assert resp.status_code == 400
+    assert resp.json()["Reason"] == "BookingInPast"
+
+
+def test_a_started_booking_cannot_move_in_time_or_space(api, emu: IbssEmulator):
+    b = created(api, "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    url = f"/v2/{NODE}/bookings/{b['Booking_Id']}"
+    emu.set_clock(TUE.replace(hour=9, minute=5))  # started (Late CheckIn)
+    moved = {"Booking_Start": iso(TUE.replace(hour=11)), "Booking_End": iso(TUE.replace(hour=12))}
+    later = api.patch(url, json=moved)
+    assert later.status_code == 409
+    assert later.json()["Reason"] == "BookingStarted"
+    elsewhere = api.patch(url, json={"Space_Id": "HQ-2-DELTA"})
+    assert elsewhere.status_code == 409
+    assert elsewhere.json()["Reason"] == "BookingStarted"
+    assert get(api, b["Booking_Id"])["Space_Id"] == "HQ-2-CIRRUS"
+    # what does not move it is still allowed: a new name, a longer end
+    assert api.patch(url, json={"Booking_Name": "Renamed"}).status_code == 200
+    longer = api.patch(url, json={"Booking_End": iso(TUE.replace(hour=10, minute=30))})
+    assert longer.status_code == 200, longer.text
+
+
 def test_end_must_follow_start_and_body_must_be_valid(api):
     resp = book(api, "HQ-2-CIRRUS", TUE.replace(hour=10), TUE.replace(hour=9))
     assert resp.status_code == 400
@@ -157,6 +186,67 @@ def test_policy_limits_are_inclusive(api):
     )  # until 20:00
     far = TUE.replace(hour=9) + timedelta(days=84)  # within 90 days (a Tuesday, summer time)
     assert book(api, "HQ-2-DELTA", far, far + timedelta(hours=1)).status_code == 201
+
+
+WEEKDAY_POLICY = {
+    "buildings": [
+        {
+            "node_id": 2002,
+            "name": "Annex",
+            "time_zone": "Europe/London",  # UTC+0 in January
+            "policies": [
+                {
+                    "policy_id": "annex-rooms",
+                    "bookable_hours": {
+                        "Monday": ["08:00", "18:00"],
+                        "Tuesday": ["08:00", "18:00"],
+                        "Wednesday": [["08:00", "12:00"], ["13:00", "18:00"]],  # closed over lunch
+                        "Thursday": ["08:00", "18:00"],
+                        "Friday": ["08:00", "12:00"],  # short Friday
+                    },  # weekend: closed
+                }
+            ],
+            "spaces": [{"space_id": "AX-1", "name": "Annex 1", "policy": "annex-rooms"}],
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end", "allowed"),
+    [
+        (10, (14, 0), (15, 0), True),  # Thursday afternoon
+        (11, (14, 0), (15, 0), False),  # the same hours on Friday
+        (11, (9, 0), (12, 0), True),  # Friday morning, up to the close
+        (11, (11, 30), (12, 30), False),  # past Friday's close
+        (9, (12, 30), (13, 30), False),  # Wednesday lunch break
+        (9, (11, 0), (13, 0), False),  # spans Wednesday's two intervals
+        (9, (13, 0), (14, 0), True),  # Wednesday afternoon interval
+        (10, (17, 30), (18, 30), False),  # past Thursday's close
+        (10, (7, 30), (8, 30), False),  # before Thursday's opening
+        (12, (9, 0), (10, 0), False),  # Saturday
+        (13, (9, 0), (10, 0), False),  # Sunday
+    ],
+)
+def test_bookable_hours_by_weekday(api, emu: IbssEmulator, day, start, end, allowed):
+    emu.load(WEEKDAY_POLICY)
+    s = datetime(2030, 1, day, start[0], start[1], tzinfo=UTC)
+    e = datetime(2030, 1, day, end[0], end[1], tzinfo=UTC)
+    resp = api.post(
+        "/v2/2002/bookings",
+        json={
+            "Space_Id": "AX-1",
+            "Booking_Start": iso(s),
+            "Booking_End": iso(e),
+            "Booking_Owner_Email": "alice@contoso.example",
+        },
+    )
+    if allowed:
+        assert resp.status_code == 201, resp.text
+    else:
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["Reason"] == "OutsideBookableHours"
+        assert resp.json()["Details"]["Booking_Policy_Id"] == "annex-rooms"
 
 
 def test_policies_are_listed_and_assigned_to_spaces(api):
@@ -236,6 +326,43 @@ def test_auto_cancel_when_the_clock_jumps(api, emu: IbssEmulator):
     b = created(api, "HQ-3-DESK-02", TUE.replace(hour=7), TUE.replace(hour=16))  # desk: 30 min threshold
     emu.set_clock(TUE.replace(hour=12))
     assert get(api, b["Booking_Id"])["Booking_Cancelled_Time"] == "2030-01-08T07:30:00Z"
+
+
+TICKING_DATA = {
+    "buildings": [
+        {
+            "node_id": NODE,
+            "name": "Contoso HQ",
+            "time_zone": "Europe/Berlin",
+            "spaces": [{"space_id": "HQ-1-AURORA", "name": "Aurora", "auto_cancel_threshold_min": 15}],
+        }
+    ],
+    "people": [{"email": "alice@contoso.example", "first_name": "Alice"}],
+}
+
+
+def test_auto_cancel_when_the_running_clock_passes_the_threshold_without_any_request():
+    """With a running clock, the background tick auto-cancels and sends the hook on its own."""
+    secret = "whsec_" + base64.b64encode(b"ibss-emulator-tick-secret-32-byte").decode()
+    with (
+        IbssEmulator(data=TICKING_DATA, tick_interval_s=0.05, hook_backoff_s=0.05) as emu,
+        HookReceiver() as receiver,
+    ):
+        emu.set_clock(TUE.replace(hour=8))
+        emu.set_hook_target(receiver.url, secret)
+        b = emu.act_book("alice@contoso.example", "HQ-1-AURORA", TUE.replace(hour=9), TUE.replace(hour=10))
+        assert [json.loads(h.body)["type"] for h in receiver.wait_for(1)] == ["booking.created"]
+        # 0.5 s of real time before the threshold, and running: no request is made after this one
+        emu.set_clock(TUE.replace(hour=9, minute=14, second=59, microsecond=500_000), frozen=False)
+        started = time.monotonic()
+        received = receiver.wait_for(2, timeout=10)
+        assert time.monotonic() - started >= 0.4  # it was the clock passing, not setting it
+        event = json.loads(received[1].body)
+        assert event["type"] == "booking.auto_cancelled"
+        assert event["data"]["Booking_Id"] == b["Booking_Id"]
+        booking = next(x for x in emu.state()["bookings"] if x["Booking_Id"] == b["Booking_Id"])
+        assert booking["Booking_Status"] == "Auto Cancelled"
+        assert booking["Booking_Cancelled_Time"] == "2030-01-08T09:15:00Z"
 
 
 # ------------------------------------------------------------------------------------------------
