@@ -14,7 +14,6 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from functions.http_responses import json_error
-from shared import telemetry
 from shared.admin.page import render_page
 from shared.admin.service import AdminService
 from shared.state.sync_events import NotReprocessable, SyncEventState
@@ -129,7 +128,6 @@ async def ops_onboarding(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
 async def ops_metrics(timer: func.TimerRequest) -> None:
     """Publishes subscriptions_near_expiry (the alert and workbook read it)."""
-    count = await _service().count_subscriptions_near_expiry()
-    telemetry.subscriptions_near_expiry.set(count)
+    count = await _service().publish_subscriptions_near_expiry()
     if count:
         log.warning("subscriptions near expiry", extra={"count": count})

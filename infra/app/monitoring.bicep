@@ -118,7 +118,7 @@ union
     | where name == "poison_messages"
     | project timestamp, PoisonMessages = valueSum),
     (traces
-    | where message has "MaxDequeueCount" and message has "-poison"
+    | where message has "MaxDequeueCount" and message contains "-poison"
     | project timestamp, PoisonMessages = 1.0)
 '''
     metricMeasureColumn: 'PoisonMessages'

@@ -215,6 +215,13 @@ class AdminService:
         event: SyncEvent = await self.events.reprocess(pk, rk, self.sender)
         return ReprocessResult(event=SyncEventView.of(event), enqueued_to=event.queue)
 
+    async def publish_subscriptions_near_expiry(self) -> int:
+        """Count the synced rooms whose subscription is near expiry and set the subscriptions_near_expiry
+        gauge (the workbook and the admins read it); the ops timer calls this every 5 minutes."""
+        count = await self.count_subscriptions_near_expiry()
+        telemetry.subscriptions_near_expiry.set(count)
+        return count
+
     async def count_subscriptions_near_expiry(self) -> int:
         """Synced rooms whose subscription expires within `near_expiry` (a server-side filtered query)."""
         table = await self.account.ready_table(TableName.ROOMS)

@@ -698,13 +698,42 @@ def check_key_vaults(bicep: BicepFile) -> list[str]:
 _SECRETISH_PARAM = re.compile(r"(secret|password|passwd|apikey|api_key|token|pfx|privatekey)", re.IGNORECASE)
 
 
+# A literal that is a credential whatever the parameter is called: key material, signed URLs, key-based
+# connection strings, webhook secrets, or a long unbroken token (base64/hex/JWT-like, no spaces or '/').
+_SECRETISH_VALUE = re.compile(
+    r"(-----BEGIN|AccountKey=|SharedAccess(?:Key|Signature)=|[?&]sig=|whsec_|Password=|ClientSecret=)",
+    re.IGNORECASE,
+)
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9+_~.\-]{32,}={0,2}")
+
+
+def _literal_strings(value: Value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Template):
+        yield from (part for part in value.parts if isinstance(part, str))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _literal_strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _literal_strings(item)
+
+
+def looks_like_secret_value(text: str) -> bool:
+    return bool(_SECRETISH_VALUE.search(text) or _TOKEN_LIKE.fullmatch(text))
+
+
 def check_params(bicep: BicepFile) -> list[str]:
-    """Secure params carry no default; secret-looking params are secure; every param is described."""
+    """Secure params carry no default; no default looks like a credential; secret-looking params are
+    secure; every param is described."""
     findings: list[str] = []
     for param in bicep.params.values():
         where = f"{bicep.path.name}:param {param.name}"
         if param.secure and param.has_default:
             findings.append(f"{where}: @secure() parameter has a default value")
+        if param.has_default and any(looks_like_secret_value(t) for t in _literal_strings(param.default)):
+            findings.append(f"{where}: default value looks like a secret")
         if _SECRETISH_PARAM.search(param.name) and not param.secure:
             findings.append(f"{where}: looks like a secret but is not @secure()")
         if not param.description:

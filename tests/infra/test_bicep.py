@@ -295,6 +295,21 @@ def test_key_vault_holds_no_secret_values(deployment: bg.Deployment) -> None:
     assert vault.properties["enablePurgeProtection"] is True
 
 
+def test_no_secret_in_an_output_or_a_parameter_default(deployment: bg.Deployment) -> None:
+    for parsed in deployment.files.values():
+        assert bg.check_params(parsed) == [], parsed.path.name
+        assert bg.check_outputs(parsed) == [], parsed.path.name
+        assert not any(p.secure for p in parsed.params.values()), "secrets go to Key Vault, not parameters"
+    # The azd parameter file: defaults after '=' are settings, never credentials.
+    document = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    for name, spec in document["parameters"].items():
+        _, _, default = str(spec["value"]).strip("${}").partition("=")
+        assert not bg.looks_like_secret_value(default), name
+    # Every output value is an id, a name, a URL or the (local-auth-disabled) App Insights connection string.
+    outputs = deployment.main.outputs
+    assert all(not re.search(r"(?i)secret|password|key(?!_vault)", name) for name in outputs)
+
+
 def test_alerts_cover_the_operational_signals(deployment: bg.Deployment) -> None:
     monitoring = module_file(deployment, "monitoring")
     (rules,) = monitoring.resources_of_type("Microsoft.Insights/scheduledQueryRules")
@@ -404,6 +419,32 @@ def test_deploy_guide_names_every_key_vault_secret(deployment: bg.Deployment) ->
         assert name in guide, name
 
 
+def test_readme_deploy_section_has_azd_up_and_the_setup_guide() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Deploy\n", 1)[1].split("\n## ", 1)[0]
+    for needed in (
+        "azd up",
+        "app registration",
+        "certificate",
+        "Calendars.ReadWrite",
+        "Place.Read.All",
+        "RBAC for Applications",
+        "New-ManagementRoleAssignment",
+        "ApplicationAccessPolicy",
+        "people group",
+        "AddOrganizerToSubject",
+        "DeleteSubject",
+        "RemovePrivateProperty",
+        "AutomateProcessing",
+        "What `azd up` creates",
+        "What it costs",
+        "Flex Consumption",
+        "docs/deploy.md",
+    ):
+        assert needed in section, needed
+    assert "$" in section.split("What it costs", 1)[1], "the cost estimate gives figures"
+
+
 # --- the checks can fail ------------------------------------------------------------------------------
 
 GOOD_STORAGE = """
@@ -426,6 +467,14 @@ BAD_SNIPPETS = {
     "secure param with default": (
         "@description('x')\n@secure()\nparam ibssApiKey string = 'hunter2'\n",
         "has a default",
+    ),
+    "secret-looking default": (
+        "@description('x')\nparam ibssBaseUrl string = 'https://x.example/hooks?sv=2022&sig=abcdef'\n",
+        "default value looks like a secret",
+    ),
+    "token-like default": (
+        "@description('x')\nparam graphClientId string = 'Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHg='\n",
+        "default value looks like a secret",
     ),
     "secret param not secure": ("@description('x')\nparam hookSecret string\n", "not @secure()"),
     "output with listKeys": (

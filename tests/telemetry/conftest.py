@@ -1,8 +1,9 @@
-"""In-memory OpenTelemetry providers for the session (the global providers can be set only once)."""
+"""In-memory OpenTelemetry providers for the session (the global providers can be set only once), and a
+private Azurite for this package."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from scripts.stack import Azurite, azurite_running
+from shared.config import AppSettings
+from shared.storage.account import StorageAccount
 from shared.telemetry import RedactingSpanProcessor
 
 
@@ -50,3 +54,24 @@ def otel() -> Iterator[Otel]:
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
     yield Otel(spans=exporter, reader=reader)
     tracer_provider.shutdown()
+
+
+def metric_sum(points: dict[str, list[tuple[dict[str, Any], float]]], name: str, **attrs: object) -> float:
+    """The sum of the points of `name` whose attributes include `attrs`."""
+    return sum(v for a, v in points.get(name, []) if all(a.get(k) == w for k, w in attrs.items()))
+
+
+# Private Azurite: no dev host of the session consumes our queues.
+@pytest.fixture(scope="package")
+def telemetry_azurite() -> Iterator[Azurite]:
+    with azurite_running() as azurite:
+        yield azurite
+
+
+@pytest.fixture
+async def storage(telemetry_azurite: Azurite) -> AsyncIterator[StorageAccount]:
+    account = StorageAccount.from_settings(
+        AppSettings(AzureWebJobsStorage=telemetry_azurite.connection_string)
+    )
+    yield account
+    await account.close()

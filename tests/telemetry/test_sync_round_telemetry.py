@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import HookReceiver, IbssEmulator
-from scripts.stack import Azurite, azurite_running
+from scripts.stack import Azurite
 from shared import telemetry
 from shared.config import AppSettings
 from shared.graph.notifications import CachedClientStates, NotificationIntake
@@ -24,6 +24,7 @@ from shared.state.sync_events import SyncEventLog, SyncEventState
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
 from shared.storage.queues import StorageQueueSink
+from shared.sync.model import Present
 from shared.worker import wiring
 from shared.worker.jobs import run_booking_job
 from tests.e2e.conftest import business_slot
@@ -31,6 +32,7 @@ from tests.stack_fixtures import HOOK_SECRET
 from tests.telemetry.conftest import Otel
 
 ALICE = "alice@contoso.example"
+ROOM = "aurora@contoso.example"
 
 
 @dataclass
@@ -62,13 +64,17 @@ class NoSubscriptions:
         return None
 
 
-# Private Azurite and emulators: no dev host of the session syncs them or takes our injected faults.
-@pytest.fixture(scope="module")
-def telemetry_azurite() -> Iterator[Azurite]:
-    with azurite_running() as azurite:
-        yield azurite
+class OneSubscription:
+    """The room's change-notification subscription as the subscription table would answer for it."""
+
+    ID = "sub-telemetry-room"
+    CLIENT_STATE = "client-state-telemetry"
+
+    async def client_state(self, subscription_id: str) -> str | None:
+        return self.CLIENT_STATE if subscription_id == self.ID else None
 
 
+# Private emulators (and Azurite, conftest): no dev host of the session syncs them or takes our faults.
 @pytest.fixture(scope="module")
 def graph_emulator() -> Iterator[GraphEmulator]:
     with GraphEmulator() as emulator:
@@ -79,15 +85,6 @@ def graph_emulator() -> Iterator[GraphEmulator]:
 def ibss_emulator() -> Iterator[IbssEmulator]:
     with IbssEmulator(hook_backoff_s=0.05, hook_timeout_s=2.0) as emulator:
         yield emulator
-
-
-@pytest.fixture
-async def storage(telemetry_azurite: Azurite) -> AsyncIterator[StorageAccount]:
-    account = StorageAccount.from_settings(
-        AppSettings(AzureWebJobsStorage=telemetry_azurite.connection_string)
-    )
-    yield account
-    await account.close()
 
 
 def _sum(points: dict[str, list[tuple[dict[str, object], float]]], name: str, **attrs: object) -> float:
@@ -146,6 +143,27 @@ async def test_one_sync_round_is_one_trace_with_its_metrics(
         job = BookingSyncJob.model_validate_json(body)
         reconciler = wiring.reconciler_for_current_loop(settings, storage)
         await run_booking_job(job, reconciler, StorageQueueSink(storage))
+
+        # The echo: Graph notifies about the room's copy of the meeting we just wrote (a genuine
+        # notification, accepted), and the room's delta round reconciles it: our own write coming back.
+        # (The room's copy carries the organizer's iCalUId; its subject is the room's to rewrite.)
+        (written,) = [e for e in graph.mailbox_events(ALICE) if "Telemetry" in (e.get("subject") or "")]
+        (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == written["iCalUId"]]
+        echo_intake = NotificationIntake(secrets=CachedClientStates(OneSubscription()), sink=queue)
+        echo = {
+            "subscriptionId": OneSubscription.ID,
+            "clientState": OneSubscription.CLIENT_STATE,
+            "changeType": "updated",
+            "resource": f"Users/{ROOM}/Events/{room_copy['id']}",
+        }
+        await echo_intake.accept_changes(json.dumps({"value": [echo]}).encode())
+        assert queue.sent[-1][0] == QueueName.GRAPH_NOTIFICATIONS
+        assert json.loads(queue.sent[-1][1])["traceparent"]
+        snapshot = await reconciler.outlook.room_event(ROOM, str(room_copy["id"]))
+        assert isinstance(snapshot, Present)
+        echo_plan = await reconciler.room_event_changed(ROOM, str(room_copy["id"]), snapshot.value)
+        assert echo_plan is not None
+        assert not echo_plan.ibss_writes + echo_plan.outlook_writes
     finally:
         wiring._reconcilers.pop(loop_id, None)
         telemetry.uninstrument_http_clients()
@@ -209,6 +227,8 @@ async def test_one_sync_round_is_one_trace_with_its_metrics(
     assert delta("sync_propagation_lag_ms", direction="ibss_to_outlook") == 1
     assert delta("sync_jobs", outcome="done") == 1
     assert delta("sync_conflicts") == 0
+    assert delta("notifications_accepted", kind="change") == 1
+    assert delta("echoes_suppressed") == 1
 
     # ---- the job's sync event row
     rows = [e for e in await SyncEventLog(storage).recent() if e.booking_id == booking_id]
