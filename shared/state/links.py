@@ -8,6 +8,7 @@ organizer event id. Every update of a link row is conditional on its ETag.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from pydantic import BaseModel, ConfigDict
 
 from shared.storage.account import StorageAccount
@@ -103,12 +104,58 @@ class TableLinkStore:
         return await self.get(str(row["link_id"]))
 
     async def create(self, base: SyncBase, pending: PendingPlan | None) -> StoredLink:
+        """A new link, claimed by its keys: ResourceExistsError when a live link already holds one.
+
+        Two workers that both found no link (e.g. the hook of a create and of the rename right after it)
+        must not both carry out a create: the first to claim the keys wins, the other backs out, deletes
+        its row and reads again. Keys are claimed in `link_keys` order, so the loser fails on the first.
+        """
         table = await self.account.ready_table(TableName.LINKS)
         link_id = uuid.uuid4().hex
         meta = await table.create_entity(_entity(link_id, base, pending))
         stored = StoredLink(link_id=link_id, base=base, pending=pending, etag=str(meta["etag"]))
-        await self._index(stored, pending.new_base if pending else base)
+        claimed: list[tuple[str, str]] = []
+        try:
+            for kind, value in link_keys(pending.new_base if pending else base):
+                holder = await self._claim(stored, kind, value, base.room_mailbox)
+                if holder is None:
+                    claimed.append(key_row(kind, value, base.room_mailbox))
+                # One meeting inviting two rooms has two links and one organizer event: that key is shared.
+                elif kind != "organizer_event":
+                    raise ResourceExistsError(f"{kind} key is held by live link {holder}")
+        except (ResourceExistsError, ResourceModifiedError):
+            await self._release(stored, claimed)
+            raise
         return stored
+
+    async def _release(self, link: StoredLink, keys_claimed: list[tuple[str, str]]) -> None:
+        keys = await self.account.ready_table(TableName.LINK_KEYS)
+        for pk, rk in keys_claimed:
+            with contextlib.suppress(ResourceNotFoundError):
+                await keys.delete_entity(partition_key=pk, row_key=rk)
+        table = await self.account.ready_table(TableName.LINKS)
+        with contextlib.suppress(ResourceNotFoundError):
+            await table.delete_entity(partition_key=link.link_id, row_key=_ROW)
+
+    async def _claim(self, link: StoredLink, kind: str, value: str, room_mailbox: str | None) -> str | None:
+        """Point one key at `link`; returns the id of the live link that holds it instead, else None."""
+        keys = await self.account.ready_table(TableName.LINK_KEYS)
+        pk, rk = key_row(kind, value, room_mailbox)
+        row = {"PartitionKey": pk, "RowKey": rk, "link_id": link.link_id, "kind": kind}
+        try:
+            await keys.create_entity(row)
+            return None
+        except ResourceExistsError:
+            current = await keys.get_entity(partition_key=pk, row_key=rk)
+        holder = str(current["link_id"])
+        if holder == link.link_id:
+            return None
+        older = await self.get(holder)
+        if older is not None and not older.base.terminal:
+            return holder
+        # A newer link (a room re-added after a cancel) takes the key over from a terminal or lost one.
+        await keys.update_entity(row, etag=current.metadata["etag"], match_condition=_IF_UNCHANGED)
+        return None
 
     async def save(self, link: StoredLink, base: SyncBase, pending: PendingPlan | None) -> StoredLink:
         """Replace the row if nobody changed it since it was read (ResourceModifiedError otherwise)."""
@@ -129,21 +176,9 @@ class TableLinkStore:
         await self._index(link, base)
 
     async def _index(self, link: StoredLink, base: SyncBase) -> None:
-        keys = await self.account.ready_table(TableName.LINK_KEYS)
+        # An existing link learning new ids: a key a live link already holds stays with that link.
         for kind, value in link_keys(base):
-            pk, rk = key_row(kind, value, base.room_mailbox)
-            row = {"PartitionKey": pk, "RowKey": rk, "link_id": link.link_id, "kind": kind}
-            try:
-                await keys.create_entity(row)
-            except ResourceExistsError:
-                # A newer link (a room re-added after a cancel) takes the key over from a terminal one.
-                current = await keys.get_entity(partition_key=pk, row_key=rk)
-                if current["link_id"] != link.link_id:
-                    older = await self.get(str(current["link_id"]))
-                    if older is None or older.base.terminal:
-                        await keys.update_entity(
-                            row, etag=current.metadata["etag"], match_condition=_IF_UNCHANGED
-                        )
+            await self._claim(link, kind, value, base.room_mailbox)
 
     async def delete(self, link: StoredLink) -> None:
         """Remove a link row (its index rows then lead nowhere, which `find` treats as no link)."""

@@ -189,6 +189,8 @@ class Reconciler:
                 if attempt and event is not None:
                     # The delta round's copy is what went stale: read the room's event again.
                     fresh = await self.outlook.room_event(room_mailbox, event_id)
+                    if not isinstance(fresh, Present | Gone):
+                        return None  # unreadable now: decide on a later round, never on a guess
                     event = fresh.value if isinstance(fresh, Present) else None
                 link = await self.links.find("room_event", event_id)
                 if link is None and event is not None:
@@ -210,7 +212,9 @@ class Reconciler:
                     booking = await self._booking_by_origin(scope, room_mailbox, event.ical_uid)
                 else:
                     booking = GONE
-                return await self._decide_and_apply(link, booking, room, organizer, scope)
+                return await self._decide_and_apply(
+                    link, booking, room, organizer, scope, room_from_round=not attempt
+                )
             except (StaleRead, ResourceModifiedError, ResourceExistsError):
                 continue
         raise StaleRead(f"room event in {room_mailbox} kept changing during {MAX_ATTEMPTS} attempts")
@@ -309,11 +313,15 @@ class Reconciler:
         room: Observed[RoomEventSnapshot],
         organizer: Observed[OrganizerEventSnapshot],
         scope: SyncScope,
+        *,
+        room_from_round: bool = False,
     ) -> SyncPlan:
         config = self._config(scope)
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
         if self.policies is not None and plan.ibss_writes:
             plan = await self.policies.review(plan, config.now)
+        if room_from_round and plan.outlook_writes and isinstance(room, Present):
+            await self._still_current(room.value)
         if not plan.is_noop:
             log.info(
                 "plan",
@@ -321,6 +329,8 @@ class Reconciler:
                     "actions": [a.kind for a in plan.actions],
                     "why": "; ".join(plan.explanation)[:300],
                     "link_id": link.link_id if link else None,
+                    "booking_id": booking.value.booking_id if isinstance(booking, Present) else None,
+                    "room_event_id": room.value.event_id[-16:] if isinstance(room, Present) else None,
                 },
             )
         seen = {
@@ -344,6 +354,13 @@ class Reconciler:
             return follow_up
         self._observe(plan, booking, room)
         return plan
+
+    async def _still_current(self, room: RoomEventSnapshot) -> None:
+        """A delta round's copy can be older than a write we just made (e.g. our cancel of the meeting
+        reached the room after the round read it): before writing to Outlook on it, look once more."""
+        fresh = await self.outlook.room_event(room.room_mailbox, room.event_id)
+        if not isinstance(fresh, Present) or fresh.value.change_key != room.change_key:
+            raise StaleRead(f"room event {room.event_id} changed since the delta round read it")
 
     def _observe(
         self, plan: SyncPlan, booking: Observed[BookingSnapshot], room: Observed[RoomEventSnapshot]

@@ -1,0 +1,161 @@
+"""Races between workers, in-process against both emulators and Azurite (found by the randomized e2e test).
+
+- Two workers reconcile the same new IBSS booking at once (the hooks of a create and of the rename right
+  after it): exactly one creates the meeting; the other backs out of its link and comes back later.
+- A room's delta round read the room's copy just before our own cancel of the meeting reached the room:
+  the round must not decline the (stale) copy on top of the cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from emulators.graph.testing import GraphEmulator
+from emulators.ibss.testing import IbssEmulator
+from shared.config import AppSettings
+from shared.storage.account import StorageAccount
+from shared.sync.model import Present
+from shared.worker import wiring
+from shared.worker.errors import RetryAfter
+from shared.worker.reconciler import Reconciler
+from tests.e2e.conftest import business_slot
+
+ALICE = "alice@contoso.example"
+ROOM, SPACE = "aurora@contoso.example", "HQ-1-AURORA"
+WRITES = ("POST", "PATCH", "DELETE")
+
+
+# Private emulators: no dev host of the session is subscribed to them or takes their hooks.
+@pytest.fixture(scope="module")
+def graph() -> Iterator[GraphEmulator]:
+    with GraphEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def ibss() -> Iterator[IbssEmulator]:
+    with IbssEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def reconciler(
+    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
+) -> AsyncIterator[Reconciler]:
+    graph.reset()
+    ibss.reset(clock=datetime.now(UTC), frozen=False)
+    settings = AppSettings(
+        AzureWebJobsStorage=storage_connection,
+        SYNC_ORGANIZER_MODE="owner",
+        GRAPH_BASE_URL=graph.base_url,
+        GRAPH_AUTHORITY=graph.authority,
+        GRAPH_TENANT_ID=graph.tenant_id,
+        GRAPH_CLIENT_ID=graph.client_id,
+        GRAPH_CLIENT_SECRET=graph.client_secret,
+        GRAPH_CA_BUNDLE=graph.ca_pem_path,
+        IBSS_BASE_URL=ibss.base_url,
+        IBSS_API_KEY=ibss.api_key,
+    )
+    storage = StorageAccount.from_settings(settings)
+    loop_id = id(asyncio.get_running_loop())
+    wiring._reconcilers.pop(loop_id, None)
+    try:
+        yield wiring.reconciler_for_current_loop(settings, storage)
+    finally:
+        wiring._reconcilers.pop(loop_id, None)
+        await storage.close()
+
+
+def graph_writes(graph: GraphEmulator) -> int:
+    entries = graph.request_counts()["entries"]
+    return sum(e["count"] for e in entries if e["endpoint"].split()[0] in WRITES and e["status"] < 400)
+
+
+def node_of(ibss: IbssEmulator, booking_id: str) -> int:
+    (booking,) = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
+    return int(booking["Node_Id"])
+
+
+async def test_two_workers_on_one_new_booking_create_one_meeting(
+    reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+) -> None:
+    start, end = business_slot(6, 10)
+    booking_id = str(ibss.act_book(ALICE, SPACE, start, end, name="Race")["Booking_Id"])
+    node = node_of(ibss, booking_id)
+    before = graph_writes(graph)
+
+    results = await asyncio.gather(
+        reconciler.booking_changed(node, booking_id),
+        reconciler.booking_changed(node, booking_id),
+        return_exceptions=True,
+    )
+
+    # One created the meeting; the other found the link claimed and was told to come back (RetryAfter).
+    assert [r for r in results if isinstance(r, BaseException) and not isinstance(r, RetryAfter)] == []
+    assert graph_writes(graph) - before == 1
+    await asyncio.sleep(1.1)  # the winner's plan is done: the retry is a no-op
+    again = await reconciler.booking_changed(node, booking_id)
+    assert again is None or not (again.ibss_writes + again.outlook_writes)
+    assert graph_writes(graph) - before == 1
+    assert len([e for e in graph.mailbox_events(ALICE) if e.get("subject") == "Race"]) == 1
+
+
+async def test_a_delta_round_copy_older_than_our_cancel_is_not_declined(
+    reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+) -> None:
+    start, end = business_slot(6, 12)
+    booking_id = str(ibss.act_book(ALICE, SPACE, start, end, name="Stale")["Booking_Id"])
+    node = node_of(ibss, booking_id)
+    await reconciler.booking_changed(node, booking_id)
+    (meeting,) = [e for e in graph.mailbox_events(ALICE) if e.get("subject") == "Stale"]
+    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == meeting["iCalUId"]]
+    # The room's delta round reads the copy (accepted, live) ...
+    round_copy = await reconciler.outlook.room_event(ROOM, str(room_copy["id"]))
+    assert isinstance(round_copy, Present)
+    # ... then Flex cancels the booking and we cancel the meeting, which cancels the room's copy ...
+    ibss.act_cancel(ALICE, booking_id)
+    cancelled = await reconciler.booking_changed(node, booking_id)
+    assert cancelled is not None
+    assert [a.kind for a in cancelled.outlook_writes] == ["cancel_meeting"]
+    before = graph_writes(graph)
+    # ... and only now does the round decide on the copy it read before.
+    plan = await reconciler.room_event_changed(ROOM, str(room_copy["id"]), round_copy.value)
+    assert plan is None or not (plan.ibss_writes + plan.outlook_writes), plan
+    assert graph_writes(graph) == before
+
+
+async def test_two_rounds_on_one_new_outlook_meeting_book_it_once(
+    reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+) -> None:
+    start, end = business_slot(6, 14)
+    made = graph.act_create_meeting(
+        "bob@contoso.example",
+        {
+            "subject": "Outlook race",
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": ROOM}, "type": "resource"}],
+        },
+    )
+    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == made["iCalUId"]]
+    copy = await reconciler.outlook.room_event(ROOM, str(room_copy["id"]))
+    assert isinstance(copy, Present)
+    results = await asyncio.gather(
+        reconciler.room_event_changed(ROOM, copy.value.event_id, copy.value),
+        reconciler.room_event_changed(ROOM, copy.value.event_id, copy.value),
+        return_exceptions=True,
+    )
+    assert [r for r in results if isinstance(r, BaseException) and not isinstance(r, RetryAfter)] == []
+    await asyncio.sleep(1.1)
+    again = await reconciler.room_event_changed(ROOM, copy.value.event_id, copy.value)
+    assert again is None or not (again.ibss_writes + again.outlook_writes), again
+    creates = [
+        e for e in ibss.request_counts()["log"] if e["method"] == "POST" and e["path"].endswith("/bookings")
+    ]
+    assert len(creates) == 1, creates
+    live = [b for b in ibss.state()["bookings"] if b["Booking_Name"] == "Outlook race"]
+    assert len(live) == 1
