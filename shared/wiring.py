@@ -14,10 +14,12 @@ from shared.rooms.runtime import build_rooms_service
 from shared.rooms.service import RoomsService
 from shared.rooms.sink import RecordingChangeSink
 from shared.state.dedup import TableHookIds
+from shared.state.ibss_series import TableSeriesStore
 from shared.state.subscriptions import TableSubscriptionStore
 from shared.storage.account import StorageAccount, storage_for_current_loop
 from shared.storage.queues import StorageQueueSink
 from shared.worker.room_sink import ChainedChangeSink, ReconcilingChangeSink
+from shared.worker.series_ibss import ibss_series_check
 from shared.worker.series_wiring import series_for_current_loop
 from shared.worker.wiring import SyncNotConfigured, reconciler_for_current_loop
 
@@ -44,7 +46,13 @@ def _room_sink(settings: AppSettings, storage: StorageAccount) -> RoomChangeSink
     except SyncNotConfigured:
         return None
     _, series = series_for_current_loop(settings, storage)
-    return ChainedChangeSink([RecordingChangeSink(storage), ReconcilingChangeSink(reconciler, series=series)])
+    ibss_series = ibss_series_check(TableSeriesStore(storage), StorageQueueSink(storage))
+    return ChainedChangeSink(
+        [
+            RecordingChangeSink(storage),
+            ReconcilingChangeSink(reconciler, series=series, ibss_series=ibss_series),
+        ]
+    )
 
 
 def services() -> Services:

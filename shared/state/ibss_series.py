@@ -36,6 +36,9 @@ class SeriesRow(BaseModel):
     lease_until: datetime | None = None  # a worker is running this series until then
     scheduled: bool = False  # a job is queued and has not started yet
     scheduled_at: datetime | None = None
+    # The room saw the meeting change (owner mode): the job also reads the organizer's series for edits
+    # made in Outlook (shared/sync/ibss_series_outlook.py).
+    outlook_check: bool = False
 
 
 @dataclass
@@ -50,6 +53,7 @@ def _entity(row: SeriesRow) -> dict[str, Any]:
         "RowKey": _ROW,
         "data": row.model_dump_json(),
         "mode": row.base.mode.value if row.base else "",
+        "room_mailbox": (row.base.room_mailbox or "") if row.base else "",
         "updated_at": datetime.now(UTC).isoformat(),
     }
 
@@ -57,7 +61,7 @@ def _entity(row: SeriesRow) -> dict[str, Any]:
 @dataclass
 class TableSeriesStore:
     account: StorageAccount
-    _known_uids: set[str] = field(default_factory=set)
+    _known_uids: dict[str, str] = field(default_factory=dict)  # uid key -> series id, seen here
 
     async def get(self, series_id: str) -> StoredSeries | None:
         table = await self.account.ready_table(TableName.IBSS_SERIES)
@@ -90,6 +94,16 @@ class TableSeriesStore:
                 continue
         raise ResourceModifiedError("series row kept changing")
 
+    async def recurring_in_room(self, room_mailbox: str) -> list[str]:
+        """Series held by one recurring meeting in this room (their ids)."""
+        table = await self.account.ready_table(TableName.IBSS_SERIES)
+        query = "mode eq @mode and room_mailbox eq @room"
+        params = {"mode": "recurring", "room": room_mailbox}
+        return [
+            SeriesRow.model_validate_json(e["data"]).series_id
+            async for e in table.query_entities(query, parameters=params, select=["data"])
+        ]
+
     # ------------------------------------------------------------------ master iCalUId index
 
     async def index_master(self, ical_uid: str, series_id: str) -> None:
@@ -97,18 +111,20 @@ class TableSeriesStore:
         await table.upsert_entity(
             {"PartitionKey": f"u-{index_key(ical_uid)}", "RowKey": "uid", "series_id": series_id}
         )
-        self._known_uids.add(index_key(ical_uid))
+        self._known_uids[index_key(ical_uid)] = series_id
 
     async def series_for_uid(self, ical_uid: str) -> str | None:
         """The IBSS series whose meeting has this iCalUId (a master's or one of its occurrences')."""
         key = index_key(ical_uid)
+        if key in self._known_uids:
+            return self._known_uids[key]
         table = await self.account.ready_table(TableName.IBSS_SERIES)
         try:
             entity = await table.get_entity(partition_key=f"u-{key}", row_key="uid")
         except ResourceNotFoundError:
             return None
-        self._known_uids.add(key)
-        return str(entity["series_id"])
+        self._known_uids[key] = str(entity["series_id"])
+        return self._known_uids[key]
 
     def knows_uid(self, ical_uid: str) -> bool:
         """Seen in this process already (saves the table read for every occurrence of a big series)."""

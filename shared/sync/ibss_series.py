@@ -52,7 +52,7 @@ from shared.sync.no_shows import (
     release_reason,
 )
 from shared.sync.normalize import normalize_email
-from shared.sync.plan import CancelBooking
+from shared.sync.plan import CancelBooking, UpdateBooking
 from shared.sync.reconcile import DECLINED_REASON
 
 # The value of our single booking-id extended property on a series master (single meetings carry the
@@ -212,7 +212,8 @@ SeriesAction = Annotated[
     | CancelSeriesMeeting
     | RoomDeclinesSeries
     | SyncSingly
-    | CancelBooking,
+    | CancelBooking
+    | UpdateBooking,  # an Outlook edit of the series (shared/sync/ibss_series_outlook.py)
     Field(discriminator="kind"),
 ]
 
@@ -227,7 +228,7 @@ class SeriesPlan(_Frozen):
         return sum(
             1
             for a in self.actions
-            if not isinstance(a, SyncSingly | CancelBooking)
+            if not isinstance(a, SyncSingly | CancelBooking | UpdateBooking)
             and not (isinstance(a, UpdateSeriesMaster) and a == UpdateSeriesMaster())
         )
 

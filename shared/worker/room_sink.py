@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from msgraph.generated.models.event import Event
@@ -44,6 +44,9 @@ class ReconcilingChangeSink:
     # Recurring meetings made in Outlook: one series job per series instead of one reconcile per
     # occurrence (shared/worker/series_outlook.py), so no occurrence is booked by both paths.
     series: SeriesRouter | None = None
+    # Recurring meetings made from IBSS series (owner mode): items leaving the room that no link knows may
+    # be occurrences the organizer cancelled in Outlook; the room's series jobs look (series_ibss.py).
+    ibss_series: Callable[[str], Awaitable[None]] | None = None
 
     async def _outlook_series(self, room_mailbox: str, event: Event) -> str | None:
         """The series master id when the Outlook series path owns this item, else None."""
@@ -87,6 +90,8 @@ class ReconcilingChangeSink:
                 await self.reconciler.room_event_changed(room_mailbox, event_id, snapshot)
         if unlinked:
             await self.series.removed(room_mailbox)  # a whole series may have left the calendar
+            if self.ibss_series is not None:
+                await self.ibss_series(room_mailbox)
 
     async def room_changed(
         self,
@@ -115,9 +120,13 @@ class ReconcilingChangeSink:
                 await self.series.enqueue(room_mailbox, series_masters, "delta")
                 await self._series_removed(room_mailbox, removed_event_ids, series_masters)
                 return
+            unlinked = False
             for event_id in removed_event_ids:
+                unlinked = unlinked or await self.reconciler.links.find("room_event", event_id) is None
                 # "Removed" means gone from the window: a meeting moved past the horizon still exists.
                 await self.reconciler.room_event_removed(room_mailbox, event_id)
+            if unlinked and self.ibss_series is not None:
+                await self.ibss_series(room_mailbox)
         except RetryAfter as wait:
             # The round re-queues itself on GraphThrottled without storing its deltaLink: replayed later.
             raise GraphThrottled(str(wait), retry_after=wait.seconds) from wait

@@ -35,15 +35,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import telemetry
 from shared.graph.calendar import GraphCalendar
 from shared.graph.errors import GraphNotFound, GraphThrottled, translate
-from shared.graph.mapping import create_body, graph_time, person, room_attendee, room_location, series_info
+from shared.graph.mapping import (
+    create_body,
+    graph_time,
+    person,
+    room_attendee,
+    room_location,
+    series_info,
+    to_organizer_snapshot,
+)
 from shared.ibss.client import IbssClient
 from shared.ibss.intake import BookingSyncJob
 from shared.logs import current_correlation_id, new_correlation_id
 from shared.recurrence import PatternedRecurrence, zone
-from shared.state.ibss_series import StoredSeries, TableSeriesStore
+from shared.state.ibss_series import SeriesRow, StoredSeries, TableSeriesStore
 from shared.storage.names import QueueName
 from shared.storage.queues import StorageQueueSink
-from shared.sync import OrganizerMode, RoomEventSnapshot
+from shared.sync import BookingSnapshot, OrganizerMode, RoomEventSnapshot
 from shared.sync.ibss_series import (
     CancelOccurrence,
     CancelSeriesMeeting,
@@ -61,9 +69,10 @@ from shared.sync.ibss_series import (
     is_series_marker,
     series_marker,
 )
-from shared.sync.plan import CancelBooking, CreateMeeting
+from shared.sync.ibss_series_outlook import OutlookOccurrence, OutlookSeries, outlook_series_edits
+from shared.sync.plan import CancelBooking, CreateMeeting, UpdateBooking
 from shared.worker.errors import RetryAfter
-from shared.worker.ibss_side import booking_snapshot
+from shared.worker.ibss_side import BookingRejected, booking_snapshot
 from shared.worker.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -105,23 +114,31 @@ async def request_series_job(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     delay_seconds: int = DEBOUNCE_SECONDS,
+    outlook_check: bool = False,
 ) -> bool:
     """Queue a job for the series unless one is queued and not started yet (then this hook joins it).
+    ``outlook_check``: the room saw the meeting change, so the job also looks for edits made in Outlook.
     True when a job was sent."""
     for _ in range(CAS_ATTEMPTS):
         stored = await store.get_or_create(series_id, node_id)
         now = clock()
         row = stored.row
-        if (
+        queued = (
             row.scheduled
-            and row.scheduled_at
+            and row.scheduled_at is not None
             and (now - row.scheduled_at).total_seconds() < SCHEDULED_STALE_SECONDS
-        ):
+        )
+        if queued and (row.outlook_check or not outlook_check):
             return False
+        update: dict[str, Any] = {"outlook_check": True} if outlook_check else {}
+        if not queued:
+            update |= {"scheduled": True, "scheduled_at": now}
         try:
-            stored = await store.save(stored, row.model_copy(update={"scheduled": True, "scheduled_at": now}))
+            stored = await store.save(stored, row.model_copy(update=update))
         except ResourceModifiedError:
             continue
+        if queued:
+            return False  # the queued job takes the Outlook check along
         job = IbssSeriesJob(
             series_id=series_id,
             node_id=node_id,
@@ -151,20 +168,48 @@ async def route_booking_job(job: BookingSyncJob, queues: StorageQueueSink) -> bo
 # ============================================================================ echoes
 
 
-def series_echo(store: TableSeriesStore) -> Callable[[str, RoomEventSnapshot], Awaitable[bool]]:
+def series_echo(
+    store: TableSeriesStore, queues: StorageQueueSink | None = None
+) -> Callable[[str, RoomEventSnapshot], Awaitable[bool]]:
     """For the reconciler: is this room item part of a recurring meeting we made from an IBSS series?
-    Then the series worker owns it, and the single-booking path must not act on it (zero writes)."""
+    Then the series worker owns it, and the single-booking path must not act on it (zero writes).
+    In owner mode the organizer may have edited it in Outlook: the series job is asked to look."""
 
     async def ours(room_mailbox: str, event: RoomEventSnapshot) -> bool:
         if is_series_marker(event.booking_id_marker):
-            return True  # room mode: the room's own series carries our marker
+            return True  # room mode: the room's own series carries our marker (nobody edits it)
         if not is_occurrence_uid(event.ical_uid):
             return False  # a single meeting: no table read
-        if store.knows_uid(event.ical_uid):
-            return True
-        return await store.series_for_uid(event.ical_uid) is not None
+        series_id = await store.series_for_uid(event.ical_uid)
+        if series_id is None:
+            return False
+        if queues is not None:
+            await request_outlook_check(series_id, store, queues)
+        return True
 
     return ours
+
+
+async def request_outlook_check(series_id: str, store: TableSeriesStore, queues: StorageQueueSink) -> bool:
+    """The room saw an owner-organized series of ours change (our write's echo, or the organizer's edit in
+    Outlook): one debounced series job compares the organizer's series with what we wrote."""
+    found = await store.get(series_id)
+    base = found.row.base if found is not None else None
+    if found is None or base is None or base.mode is not SeriesMode.RECURRING or base.organizer_is_room:
+        return False
+    return await request_series_job(series_id, found.row.node_id, store, queues, outlook_check=True)
+
+
+def ibss_series_check(store: TableSeriesStore, queues: StorageQueueSink) -> Callable[[str], Awaitable[None]]:
+    """For the room sink: items left the room's calendar that no link knows. A cancelled occurrence or a
+    cancelled series of ours leaves only ids behind, so each owner-organized series of ours in that room
+    takes a look (one debounced job each)."""
+
+    async def check(room_mailbox: str) -> None:
+        for series_id in await store.recurring_in_room(room_mailbox):
+            await request_outlook_check(series_id, store, queues)
+
+    return check
 
 
 # ============================================================================ the worker
@@ -230,19 +275,29 @@ class IbssSeriesWorker:
         with telemetry.tracer.start_as_current_span(
             "reconcile ibss series", attributes={"ibss.series_id": job.series_id}
         ):
-            stored = await self._claim(job)
+            stored, outlook_check = await self._claim(job)
+            done = False
             try:
                 if stored.row.pending is not None:
                     log.warning("replaying a pending series plan", extra={"series_id": job.series_id})
                     stored = await self._carry_out(stored, stored.row.pending)
-                return await self._decide_and_apply(stored, job.waits)
+                if outlook_check:
+                    edits = await self._outlook_edits(stored)
+                    if edits is not None and edits.actions:
+                        # IBSS now follows Outlook; the hooks of these writes bring the next job.
+                        done = True
+                        return edits
+                plan = await self._decide_and_apply(stored, job.waits)
+                done = True
+                return plan
             finally:
-                await self._release(job.series_id)
+                await self._release(job.series_id, outlook_check=outlook_check and not done)
 
     # ------------------------------------------------------------------ row bookkeeping
 
-    async def _claim(self, job: IbssSeriesJob) -> StoredSeries:
-        """Clear the debounce flag (later hooks schedule a new job) and take the lease, in one CAS."""
+    async def _claim(self, job: IbssSeriesJob) -> tuple[StoredSeries, bool]:
+        """Clear the debounce flags (later hooks schedule a new job) and take the lease, in one CAS.
+        Also says whether the job was asked to look at Outlook."""
         for _ in range(CAS_ATTEMPTS):
             stored = await self.store.get_or_create(job.series_id, job.node_id)
             now = self.clock()
@@ -250,12 +305,17 @@ class IbssSeriesWorker:
             if lease is not None and lease > now:
                 raise RetryAfter(2.0, "another worker holds this series")
             row = stored.row.model_copy(
-                update={"scheduled": False, "lease_until": now + timedelta(seconds=LEASE_SECONDS)}
+                update={
+                    "scheduled": False,
+                    "outlook_check": False,
+                    "lease_until": now + timedelta(seconds=LEASE_SECONDS),
+                }
             )
             try:
-                return await self.store.save(stored, row)
+                saved = await self.store.save(stored, row)
             except ResourceModifiedError:
                 continue
+            return saved, stored.row.outlook_check  # whether this run also looks at Outlook
         raise RetryAfter(1.0, "series row kept changing")
 
     async def _write(self, stored: StoredSeries, **changes: Any) -> StoredSeries:
@@ -270,11 +330,15 @@ class IbssSeriesWorker:
                 stored = fresh
         raise RetryAfter(1.0, "series row kept changing")
 
-    async def _release(self, series_id: str) -> None:
+    async def _release(self, series_id: str, *, outlook_check: bool = False) -> None:
+        """Give up the lease; a run that failed before its Outlook check leaves the check asked for."""
         found = await self.store.get(series_id)
         if found is not None:
             with contextlib.suppress(Exception):
-                await self._write(found, lease_until=None)
+                changes: dict[str, Any] = {"lease_until": None}
+                if outlook_check:
+                    changes["outlook_check"] = True
+                await self._write(found, **changes)
 
     # ------------------------------------------------------------------ deciding
 
@@ -287,10 +351,7 @@ class IbssSeriesWorker:
     async def _decide_and_apply(self, stored: StoredSeries, waits: int = 0) -> SeriesPlan:
         row = stored.row
         scope = await self.reconciler.scope.current()
-        bookings = [
-            booking_snapshot(b, scope)
-            for b in await self.ibss.list_bookings(row.node_id, series_id=row.series_id)
-        ]
+        bookings = await self._bookings(row)
         config = SeriesConfig(
             now=self.clock(),
             organizer_mode=self.organizer_mode,
@@ -334,6 +395,76 @@ class IbssSeriesWorker:
         elif plan.new_base != row.base:
             await self._write(stored, base=plan.new_base)
         return plan
+
+    async def _outlook_edits(self, stored: StoredSeries) -> SeriesPlan | None:
+        """Edits the organizer made to our recurring meeting in Outlook, carried to IBSS (owner mode)."""
+        base = stored.row.base
+        if (
+            base is None
+            or base.mode is not SeriesMode.RECURRING
+            or base.organizer_is_room
+            or not base.organizer_mailbox
+            or not base.master_event_id
+        ):
+            return None
+        now = self.clock()
+        seen = await self._outlook_series(base, now)
+        bookings = await self._bookings(stored.row)
+        plan = outlook_series_edits(base, seen, bookings, now)
+        if not plan.actions:
+            if plan.new_base != base:
+                await self._write(stored, base=plan.new_base)
+            return plan
+        log.info(
+            "series edited in Outlook",
+            extra={
+                "series_id": base.series_id,
+                "actions": [a.kind for a in plan.actions],
+                "why": "; ".join(plan.explanation)[:300],
+            },
+        )
+        stored = await self._write(stored, pending=plan)
+        await self._carry_out(stored, plan)
+        return plan
+
+    async def _outlook_series(self, base: IbssSeriesBase, now: datetime) -> OutlookSeries:
+        """The organizer's master and its instances from yesterday to past the last slot (a few reads)."""
+        mailbox, master_id = self._master(base)
+        slots = [s.original_start for s in base.slots] + [s.start for s in base.slots]
+        lo = now - timedelta(days=1)
+        hi = max([*slots, now]) + timedelta(days=8)  # room for a moved series (another weekday)
+        master = await _graph(self.calendar.get_event(mailbox, master_id))
+        if master is None or master.is_cancelled:
+            return OutlookSeries(gone=True, window_start=lo, window_end=hi)
+        head = to_organizer_snapshot(master, mailbox)
+        rooms = {a.email for a in head.attendees} | set(head.location_emails)
+        occurrences = []
+        for ev in await _graph(self.calendar.instances(mailbox, master_id, lo, hi)):
+            info = series_info(ev)
+            if info.original_start is None or ev.is_cancelled:
+                continue
+            one = to_organizer_snapshot(ev, mailbox)
+            occurrences.append(
+                OutlookOccurrence(original_start=info.original_start, start=one.start, end=one.end)
+            )
+        private = head.sensitivity.value in ("private", "confidential")
+        return OutlookSeries(
+            room_invited=base.room_mailbox in rooms,
+            subject=None if private else head.subject,
+            start=head.start,
+            end=head.end,
+            recurrence=PatternedRecurrence.from_graph(master.recurrence) if master.recurrence else None,
+            window_start=lo,
+            window_end=hi,
+            occurrences=tuple(occurrences),
+        )
+
+    async def _bookings(self, row: SeriesRow) -> list[BookingSnapshot]:
+        scope = await self.reconciler.scope.current()
+        return [
+            booking_snapshot(b, scope)
+            for b in await self.ibss.list_bookings(row.node_id, series_id=row.series_id)
+        ]
 
     async def _ours(self, marker: str | None, ical_uid: str | None) -> bool:
         if marker:
@@ -389,10 +520,53 @@ class IbssSeriesWorker:
             elif isinstance(action, CancelBooking):
                 node = base.node_id if base is not None else stored.row.node_id
                 await self.reconciler.ibss.cancel(node, action)
+            elif isinstance(action, UpdateBooking):
+                assert base is not None
+                base = await self._update_booking(base, action)
             elif isinstance(action, SyncSingly):
                 for booking_id in action.booking_ids:
                     await self.reconciler.booking_changed(stored.row.node_id, booking_id)
         return await self._write(stored, base=base, pending=None)
+
+    async def _update_booking(self, base: IbssSeriesBase, action: UpdateBooking) -> IbssSeriesBase:
+        """An Outlook edit written to IBSS. A refusal (the space is taken, a policy) puts the occurrence
+        back where the booking is, so both sides agree and the organizer sees the edit did not hold."""
+        try:
+            await self.reconciler.ibss.update(base.node_id, action)
+            return base
+        except BookingRejected as rejected:
+            slot = next((s for s in base.slots if s.booking_id == action.booking_id), None)
+            booking = await self.ibss.get_booking(base.node_id, action.booking_id)
+            log.info(
+                "series edit refused by IBSS",
+                extra={"series_id": base.series_id, "reason": str(rejected.rejection)[:200]},
+            )
+            if slot is None:
+                return base
+            back = UpdateOccurrence(
+                booking_id=action.booking_id,
+                original_start=slot.original_start,
+                start=booking.start,
+                end=booking.end,
+            )
+            mailbox, master_id = self._master(base)
+            window = await _graph(
+                self.calendar.instances(
+                    mailbox,
+                    master_id,
+                    slot.original_start - timedelta(days=1),
+                    slot.original_start + timedelta(days=1),
+                )
+            )
+            ids = {
+                i.original_start: ev.id for ev in window if (i := series_info(ev)).original_start and ev.id
+            }
+            await self._occurrence(base, back, ids)
+            slots = tuple(
+                s.model_copy(update={"start": booking.start, "end": booking.end}) if s is slot else s
+                for s in base.slots
+            )
+            return base.model_copy(update={"slots": slots})
 
     def _create_body(self, action: CreateSeriesMeeting) -> Event:
         body = create_body(

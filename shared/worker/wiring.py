@@ -105,7 +105,7 @@ def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) 
             ),
         ),
     )
-    found.series_echo = series_echo(TableSeriesStore(storage))
+    found.series_echo = series_echo(TableSeriesStore(storage), StorageQueueSink(storage))
     found.outlook_series_booking = series_booking_hook(OutlookSeriesStore(storage), StorageQueueSink(storage))
     _reconcilers[loop_id] = found
     return found
