@@ -30,8 +30,11 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
 		|| echo "chromium could not be installed: the ops page browser test will be skipped"
 
+# Two pytest workers (pytest-xdist): the end-to-end stacks mostly wait on each other's clocks, so two
+# modules at a time fit 2 cores; tests/conftest.py keeps tests of the shared Azurite account on one worker.
+TEST_WORKERS ?= 2
 test: bootstrap chromium
-	$(PY) -m scripts.stack test
+	$(PY) -m scripts.stack test -n $(TEST_WORKERS) --dist loadgroup
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
