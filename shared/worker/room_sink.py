@@ -10,6 +10,7 @@ from msgraph.generated.models.event import Event
 
 from shared.graph.errors import GraphThrottled
 from shared.graph.mapping import MappingError, to_room_snapshot
+from shared.rooms.graph_rooms import GraphThrottled as RoundThrottled
 from shared.rooms.ports import RoomChangeSink
 from shared.sync import Gone, Present
 from shared.worker.errors import RetryAfter
@@ -128,5 +129,8 @@ class ReconcilingChangeSink:
             if unlinked and self.ibss_series is not None:
                 await self.ibss_series(room_mailbox)
         except RetryAfter as wait:
-            # The round re-queues itself on GraphThrottled without storing its deltaLink: replayed later.
-            raise GraphThrottled(str(wait), retry_after=wait.seconds) from wait
+            # The round re-queues itself (visibility delay) on the rooms' GraphThrottled without storing its
+            # deltaLink: replayed later, never counted as a failed delivery on the way to the poison queue.
+            raise RoundThrottled(None, "RetryAfter", wait.seconds) from wait
+        except GraphThrottled as throttled:
+            raise RoundThrottled(throttled.status, throttled.code, throttled.retry_after) from throttled

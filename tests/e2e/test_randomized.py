@@ -5,7 +5,8 @@ Graph duplicates and reorders notifications, and two dev hosts (two workers) con
 At quiescence both sides must agree for every booking, with no duplicates, no double-booked room,
 at most one write per side per human change, and no write at all when every room is resynced again.
 
-Examples: SYNC_E2E_EXAMPLES (default 8). Each example uses its own day, so examples do not interact.
+Runs twice: with two and with four dev hosts (workers) on the same queues. Examples per run:
+SYNC_E2E_EXAMPLES (default 5). Each example uses its own day, so examples do not interact.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ROOMS = [
     ("cirrus@contoso.example", "HQ-2-CIRRUS"),
     ("delta@contoso.example", "HQ-2-DELTA"),
 ]
-EXAMPLES = int(os.environ.get("SYNC_E2E_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("SYNC_E2E_EXAMPLES", "5"))
 _days = itertools.count(5)
 
 
@@ -49,17 +50,22 @@ class Chaos:
     stats: dict[str, int] = field(default_factory=lambda: {"examples": 0, "steps": 0})
 
 
-@pytest.fixture(scope="module")
-def chaos(graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator) -> Iterator[Chaos]:
+@pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n}-workers")
+def chaos(
+    request: pytest.FixtureRequest, graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator
+) -> Iterator[Chaos]:
     graph_emulator.reset()
     graph_emulator.set_config(deliveryBatchWindowSeconds=0)
     ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
     with azurite_running() as azurite:
         port = free_port()
         env = emulator_env(graph_emulator, ibss_emulator, port)
-        # Two hosts on one storage account: two workers compete for every queue message.
+        # Several hosts on one storage account: that many workers compete for every queue message.
         first = start_host(ROOT / "function_app.py", azurite.connection_string, env, port=port)
-        second = start_host(ROOT / "function_app.py", azurite.connection_string, env)
+        hosts = [first] + [
+            start_host(ROOT / "function_app.py", azurite.connection_string, env)
+            for _ in range(int(request.param) - 1)
+        ]
         try:
             ibss_emulator.set_hook_target(first.url("ibss/hooks", key=False), HOOK_SECRET)
             deadline = time.monotonic() + 40
@@ -67,11 +73,14 @@ def chaos(graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator) -> Iterato
                 time.sleep(0.2)
             assert len(graph_emulator.subscriptions()) >= len(ROOMS)
             eventually(lambda: initial_rounds_done(azurite.connection_string), what="initial delta rounds")
-            chaos = Chaos(graph_emulator, ibss_emulator, [first, second])
+            chaos = Chaos(graph_emulator, ibss_emulator, hosts)
             yield chaos
-            print(f"\nrandomized e2e: {chaos.stats['examples']} examples, {chaos.stats['steps']} steps")
+            print(
+                f"\nrandomized e2e, {len(hosts)} workers: "
+                f"{chaos.stats['examples']} examples, {chaos.stats['steps']} steps"
+            )
         finally:
-            for host in (first, second):
+            for host in hosts:
                 stop_process(host.proc)
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import cast
 
 import pytest
 
 from shared.rooms.delta import RoundOutcome, sync_window
 from shared.rooms.models import RoomDeltaJob
 from shared.rooms.store import RoomStore
+from shared.worker.errors import RetryAfter
+from shared.worker.reconciler import Reconciler
+from shared.worker.room_sink import ReconcilingChangeSink
 from tests.rooms.conftest import ALICE, SYNCED_ROOMS, InProcess, in_sync, meeting, room_row, sink_rows, slot
 
 AURORA = SYNCED_ROOMS[0]
@@ -267,3 +271,28 @@ async def test_client_state_is_never_logged(inproc: InProcess, caplog: pytest.Lo
         assert sub.client_state not in caplog.text
     emulated = inproc.g.subscriptions()
     assert all(s["notificationUrl"] and s["lifecycleNotificationUrl"] for s in emulated)
+
+
+class _BusyLinks:
+    """Stands in for the reconciler: every link is being carried out by another worker right now."""
+
+    series_echo = None
+
+    async def room_event_changed(self, *_: object) -> None:
+        raise RetryAfter(1.0, "another worker is carrying out a plan on this link")
+
+
+async def test_a_busy_link_requeues_the_round_instead_of_failing_it(inproc: InProcess) -> None:
+    """A reconcile told to come back later re-queues the whole round with a visibility delay; it never
+    fails the queue message (5 failures would move a room's round to the poison queue)."""
+    await inproc.onboard()
+    inproc.g.act_create_meeting(ALICE, meeting(slot(inproc.g, 2, 10)))
+    runner = inproc.service.runner
+    assert runner is not None
+    runner.sink = ReconcilingChangeSink(cast(Reconciler, _BusyLinks()))
+    await inproc.service.scheduler.request(AURORA, "notification")
+    (first,) = inproc.queue.take_jobs()
+    result = await runner.run(first)
+    assert result.outcome is RoundOutcome.THROTTLED
+    assert inproc.queue.sent[-1][2] == 1  # the same round again in a second
+    assert (await room_row(inproc.storage, AURORA)).pending_round
