@@ -320,7 +320,10 @@ class Reconciler:
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
         if self.policies is not None and plan.ibss_writes:
             plan = await self.policies.review(plan, config.now)
-        if room_from_round and plan.outlook_writes and isinstance(room, Present):
+        unconditional = any(
+            isinstance(a, CancelMeeting | DeclineRoomEvent | AcceptRoomEvent) for a in plan.outlook_writes
+        )
+        if room_from_round and unconditional and isinstance(room, Present):
             await self._still_current(room.value)
         if not plan.is_noop:
             log.info(
@@ -357,7 +360,8 @@ class Reconciler:
 
     async def _still_current(self, room: RoomEventSnapshot) -> None:
         """A delta round's copy can be older than a write we just made (e.g. our cancel of the meeting
-        reached the room after the round read it): before writing to Outlook on it, look once more."""
+        reached the room after the round read it). Updates are conditional (If-Match on the change key the
+        decision saw); cancel, decline and accept are not, so before those the copy is read once more."""
         fresh = await self.outlook.room_event(room.room_mailbox, room.event_id)
         if not isinstance(fresh, Present) or fresh.value.change_key != room.change_key:
             raise StaleRead(f"room event {room.event_id} changed since the delta round read it")
