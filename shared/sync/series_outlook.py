@@ -17,7 +17,8 @@
   moved rather than cancelled and recreated. Series-wide fields (name, parties, online) change with one
   series PATCH. A cancelled or vanished master cancels every future booking and ends the series.
 * **Reliability.** A slot whose booking was cancelled in IBSS by someone else is never booked again
-  (no resurrection). Duplicate bookings of one slot (two workers) are cancelled down to one. A slot
+  (no resurrection), and the room declines that occurrence with the reason (``DeclineOccurrences``,
+  as the single path frees the room: the organizer keeps the meeting and is told). Duplicate bookings of one slot (two workers) are cancelled down to one. A slot
   IBSS refused is declined by the room once (``DeclineOccurrences``, the organizer is told the dates)
   and never retried. A plan computed from the base of its own result is a no-op (echo-free).
 * **No-shows** (``shared/sync/no_shows.py``). A booking IBSS auto-cancelled: the room declines that
@@ -46,6 +47,7 @@ from shared.sync.no_shows import (
     release_reason,
     remember,
 )
+from shared.sync.reconcile import CANCELLED_IN_IBSS
 
 SERIES_REF_PREFIX = "m365s:"
 _SLOT_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -387,6 +389,7 @@ def plan_series(  # noqa: PLR0917 - the decision inputs, one to one
 
     # Which slot each booking serves: the base knows best, the ext ref recovers lost state.
     serving: dict[str, list[SeriesBooking]] = {}
+    cancelled_in_ibss: list[tuple[str, SeriesBooking]] = []
     for b in future:
         slot = (base.booking_slot(b.booking_id) if base else None) or b.slot
         if slot is None:
@@ -396,9 +399,28 @@ def plan_series(  # noqa: PLR0917 - the decision inputs, one to one
             if known is not None and known.booking_id == b.booking_id and known.state is SlotState.BOOKED:
                 # Cancelled in IBSS by someone else (ours would have left the slot's base): keep it so.
                 slots[slot] = known.model_copy(update={"state": SlotState.IBSS_CANCELLED})
-                why.append(f"{slot}: cancelled in IBSS, not booked again")
+                cancelled_in_ibss.append((slot, b))
+                why.append(f"{slot}: cancelled in IBSS, not booked again; the room declines that date")
             continue
         serving.setdefault(slot, []).append(b)
+
+    if cancelled_in_ibss:
+        # As for a single meeting: the room frees that date and says why; the organizer keeps the meeting.
+        by_original = {slot_key(i.original_start): i for i in instances or ()}
+        freed = tuple(
+            RefusedOccurrence(slot=s, event_id=by_original[s].event_id, start=b.start, end=b.end)
+            for s, b in cancelled_in_ibss
+            if s in by_original and not by_original[s].room_declined
+        )
+        if freed:
+            actions.append(
+                DeclineOccurrences(
+                    room_mailbox=m.room_mailbox,
+                    occurrences=freed,
+                    reason="cancelled in IBSS",
+                    comment=CANCELLED_IN_IBSS,
+                )
+            )
 
     # Duplicates of one slot (two workers raced): keep the one the base knows, else the first id.
     keep: dict[str, SeriesBooking] = {}

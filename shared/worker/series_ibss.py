@@ -282,7 +282,7 @@ class IbssSeriesWorker:
                     log.warning("replaying a pending series plan", extra={"series_id": job.series_id})
                     stored = await self._carry_out(stored, stored.row.pending)
                 if outlook_check:
-                    edits = await self._outlook_edits(stored)
+                    edits, stored = await self._outlook_edits(stored)
                     if edits is not None and edits.actions:
                         # IBSS now follows Outlook; the hooks of these writes bring the next job.
                         done = True
@@ -396,7 +396,7 @@ class IbssSeriesWorker:
             await self._write(stored, base=plan.new_base)
         return plan
 
-    async def _outlook_edits(self, stored: StoredSeries) -> SeriesPlan | None:
+    async def _outlook_edits(self, stored: StoredSeries) -> tuple[SeriesPlan | None, StoredSeries]:
         """Edits the organizer made to our recurring meeting in Outlook, carried to IBSS (owner mode)."""
         base = stored.row.base
         if (
@@ -406,15 +406,15 @@ class IbssSeriesWorker:
             or not base.organizer_mailbox
             or not base.master_event_id
         ):
-            return None
+            return None, stored
         now = self.clock()
         seen = await self._outlook_series(base, now)
         bookings = await self._bookings(stored.row)
         plan = outlook_series_edits(base, seen, bookings, now)
         if not plan.actions:
             if plan.new_base != base:
-                await self._write(stored, base=plan.new_base)
-            return plan
+                stored = await self._write(stored, base=plan.new_base)
+            return plan, stored
         log.info(
             "series edited in Outlook",
             extra={
@@ -424,8 +424,7 @@ class IbssSeriesWorker:
             },
         )
         stored = await self._write(stored, pending=plan)
-        await self._carry_out(stored, plan)
-        return plan
+        return plan, await self._carry_out(stored, plan)
 
     async def _outlook_series(self, base: IbssSeriesBase, now: datetime) -> OutlookSeries:
         """The organizer's master and its instances from yesterday to past the last slot (a few reads)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -174,3 +175,24 @@ def test_dates_taken_in_ibss_are_declined_and_the_organizer_told(ready_stack: Sy
     message = eventually(told, what="organizer told which date failed")[0]
     assert BOB in str(message)
     assert len(series_bookings(stack, active=False)) == 3  # the refused date was never booked
+
+
+def test_flex_cancels_one_booking_and_the_room_frees_that_date(ready_stack: SyncStack) -> None:
+    """A booking of an Outlook series cancelled in Flex: the room declines that occurrence with the reason
+    (the organizer keeps the meeting, as for a single meeting); the date is never booked again."""
+    stack = ready_stack
+    first = _monday(2)
+    stack.graph.act_create_meeting(BOB, series(first, 9, 3, subject="Standup"))
+    days = [first + timedelta(weeks=i) for i in range(3)]
+    rows = expect(stack, [_local(d, 9) for d in days], "series booked")
+
+    stack.ibss.act_cancel(BOB, str(rows[1]["Booking_Id"]))
+
+    def told() -> list[dict[str, Any]]:
+        return [m for m in stack.graph.messages() if "cancelled in IBSS" in str(m) and BOB in str(m)]
+
+    (message,) = eventually(told, what="the room declined that date and told the organizer")
+    assert "declin" in str(message).lower()
+    time.sleep(2.0)  # the decline's echo: the date is not booked again, nothing else changes
+    assert starts(series_bookings(stack)) == [utc_text(_local(d, 9)) for d in (days[0], days[2])]
+    assert len(told()) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from shared.recurrence import PatternedRecurrence
 from shared.sync.model import GONE, UNREAD, BookingStatus, Party, Present, SpaceRef
+from shared.sync.reconcile import CANCELLED_IN_IBSS
 from shared.sync.series_outlook import (
     Busy,
     CancelSeriesBooking,
@@ -435,14 +436,18 @@ def test_refused_at_create_time_is_recorded_as_declined() -> None:
     assert record_refused(base, [s]).slots["20260601T070000Z"].state is SlotState.DECLINED
 
 
-def test_booking_cancelled_in_ibss_is_not_booked_again() -> None:
+def test_booking_cancelled_in_ibss_frees_the_date_and_is_not_booked_again() -> None:
     ibss, base = booked_series()
     victim = ibss.active()[2]
     ibss.bookings[victim.booking_id] = victim.model_copy(
         update={"status": BookingStatus.CANCELLED, "version": "x"}
     )
     plan, base2 = run(ibss, master(), base)
-    assert plan.is_noop
+    # As for a single meeting: the room declines that date with the reason; nothing is written to IBSS.
+    (decline,) = plan.actions
+    assert isinstance(decline, DeclineOccurrences)
+    assert [o.slot for o in decline.occurrences] == [victim.slot]
+    assert decline.comment == CANCELLED_IN_IBSS
     assert base2 is not None
     assert base2.slots[victim.slot or ""].state is SlotState.IBSS_CANCELLED
     assert run(ibss, master(), base2)[0].is_noop
