@@ -1,6 +1,10 @@
-"""Cost of recurrence expansion and of the inverse, per call (pure CPU, no I/O).
+"""Recurrence: CPU cost of expansion and of the inverse, then the 52-week series on the local stack.
 
-    .venv/bin/python -m bench.recurrence [--cases 3000] [--seed 7]
+    .venv/bin/python -m bench.recurrence [--cases 3000] [--seed 7] [--cpu-only]
+
+After the CPU figures below it runs ``bench.series`` in owner and in room mode (unless ``--cpu-only``):
+time and Graph requests to bring a 52-week weekly series made in Outlook into IBSS, and to apply a
+whole-series time change (``bench.series_ibss`` measures the other direction).
 
 Uses the property test's random cases (33 zones, all pattern and range types, start dates near DST
 transitions, windows of hours to years) and prints per-call latency percentiles for ``expand`` and for
@@ -13,6 +17,8 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
+import sys
 import time
 
 from shared.recurrence import expand, to_patterned_recurrence
@@ -28,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cpu-only", action="store_true", help="skip the 52-week series on the local stack")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     cases = [case_from_seed(rng.getrandbits(64)) for _ in range(args.cases)]
@@ -64,6 +71,14 @@ def main() -> None:
             f"mean={statistics.mean(inverse_ms):.3f} ms p95={_pct(inverse_ms, 0.95):.3f} "
             f"max={max(inverse_ms):.3f} ms"
         )
+    if not args.cpu_only:
+        for mode in ("owner", "room"):
+            print(f"\n52-week weekly series made in Outlook, {mode} mode (bench.series):", flush=True)
+            subprocess.run(
+                [sys.executable, "-m", "bench.series", "--mode", mode],
+                check=True,
+                stderr=subprocess.DEVNULL,  # the dev host's JSON log
+            )
 
 
 if __name__ == "__main__":
