@@ -119,16 +119,19 @@ class ApiFault:
 
 
 class RequestLog:
-    """Accounting of API requests (control-plane requests are not counted)."""
+    """Accounting of API requests (control-plane requests are not counted). The counters are complete;
+    ``log`` keeps only the latest 2,000 requests (count from the counters, read the log for details)."""
 
     def __init__(self) -> None:
         self.by_route: Counter[str] = Counter()
         self.by_status: Counter[int] = Counter()
+        self.by_route_status: Counter[str] = Counter()
         self.entries: deque[dict[str, Any]] = deque(maxlen=2000)
 
     def record(self, method: str, route: str, path: str, query: str, status: int) -> None:
         self.by_route[f"{method} {route}"] += 1
         self.by_status[status] += 1
+        self.by_route_status[f"{method} {route} {status}"] += 1
         self.entries.append(
             {"method": method, "route": route, "path": path, "query": query, "status": status}
         )
@@ -136,6 +139,7 @@ class RequestLog:
     def clear(self) -> None:
         self.by_route.clear()
         self.by_status.clear()
+        self.by_route_status.clear()
         self.entries.clear()
 
     def describe(self) -> dict[str, Any]:
@@ -143,6 +147,7 @@ class RequestLog:
             "total": sum(self.by_route.values()),
             "by_route": dict(self.by_route),
             "by_status": {str(k): v for k, v in self.by_status.items()},
+            "by_route_status": dict(self.by_route_status),
             "log": list(self.entries),
         }
 

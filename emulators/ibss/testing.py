@@ -232,7 +232,8 @@ class IbssEmulator:
         self._ctl("DELETE", "/faults")
 
     def request_counts(self) -> dict[str, Any]:
-        """``{"total", "by_route": {"GET /v2/{node_id}/bookings": n}, "by_status", "log"}``."""
+        """``{"total", "by_route": {"GET /v2/{node_id}/bookings": n}, "by_status", "by_route_status":
+        {"POST /v2/{node_id}/bookings 201": n}, "log"}`` (``log``: the latest 2,000 requests only)."""
         result: dict[str, Any] = self._ctl("GET", "/requests")
         return result
 

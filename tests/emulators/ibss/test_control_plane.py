@@ -56,6 +56,8 @@ def test_fault_injection_errors_latency_and_counts(emu: IbssEmulator, api):
     counts = emu.request_counts()
     assert counts["by_route"]["GET /v2/{node_id}/spaces"] == 3
     assert counts["by_status"]["503"] == 2
+    assert counts["by_route_status"]["GET /v2/{node_id}/spaces 503"] == 2
+    assert counts["by_route_status"]["GET /v2/{node_id}/spaces 200"] == 1
     # httpx may resend a GET once when a pooled keep-alive connection was closed under it (seen under load).
     assert 5 <= counts["total"] <= 6
     assert counts["by_route"]["POST /v2/buildings"] == 1
