@@ -212,8 +212,10 @@ class Reconciler:
                     booking = await self._booking_by_origin(scope, room_mailbox, event.ical_uid)
                 else:
                     booking = GONE
+                # The room's copy was read before the link (by the round, or again after a conflict): a
+                # plan finished meanwhile may have changed it, so unconditional writes look once more.
                 return await self._decide_and_apply(
-                    link, booking, room, organizer, scope, room_from_round=not attempt
+                    link, booking, room, organizer, scope, room_read_first=True
                 )
             except (StaleRead, ResourceModifiedError, ResourceExistsError):
                 continue
@@ -314,7 +316,7 @@ class Reconciler:
         organizer: Observed[OrganizerEventSnapshot],
         scope: SyncScope,
         *,
-        room_from_round: bool = False,
+        room_read_first: bool = False,
     ) -> SyncPlan:
         config = self._config(scope)
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
@@ -323,7 +325,7 @@ class Reconciler:
         unconditional = any(
             isinstance(a, CancelMeeting | DeclineRoomEvent | AcceptRoomEvent) for a in plan.outlook_writes
         )
-        if room_from_round and unconditional and isinstance(room, Present):
+        if room_read_first and unconditional and isinstance(room, Present):
             await self._still_current(room.value)
         if not plan.is_noop:
             log.info(
