@@ -18,9 +18,10 @@
   series PATCH. A cancelled or vanished master cancels every future booking and ends the series.
 * **Reliability.** A slot whose booking was cancelled in IBSS by someone else is never booked again
   (no resurrection), and the room declines that occurrence with the reason (``DeclineOccurrences``,
-  as the single path frees the room: the organizer keeps the meeting and is told). Duplicate bookings of one slot (two workers) are cancelled down to one. A slot
-  IBSS refused is declined by the room once (``DeclineOccurrences``, the organizer is told the dates)
-  and never retried. A plan computed from the base of its own result is a no-op (echo-free).
+  as the single path frees the room: the organizer keeps the meeting and is told). Duplicate bookings
+  of one slot (two workers) are cancelled down to one. A slot IBSS refused is declined by the room once
+  (``DeclineOccurrences``, the organizer is told the dates) and never retried. A plan computed from the
+  base of its own result is a no-op (echo-free).
 * **No-shows** (``shared/sync/no_shows.py``). A booking IBSS auto-cancelled: the room declines that
   occurrence with the reason, the slot is never booked again, the outcome is remembered in the base (as is
   a check-in). ``release_after`` = N no-shows in a row: ``ReleaseSeries`` (the room declines the master)
