@@ -129,12 +129,25 @@ async def test_retry_on_failure_then_delivered_and_drop_after_horizon(graph, emu
     receiver.fail_next = 2
     emu.act_create_meeting(AURORA, meeting_json(room=None))
     assert receiver.wait_for(lambda i: i.get("changeType") == "created")
+
+    def created() -> list[dict]:
+        return [
+            d
+            for d in emu.deliveries()
+            if any(i.get("changeType") == "created" for i in d["payload"]["value"])
+        ]
+
     # The emulator records the outcome after the receiver answered: wait for it.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(emu.deliveries()) < 3:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "delivered" not in [d["outcome"] for d in created()]:
         time.sleep(0.02)
-    outcomes = [d["outcome"] for d in emu.deliveries()]
-    assert outcomes[:3] == ["retrying", "retrying", "delivered"]
+    attempts = created()
+    # Two refusals, each retried, then delivered. (On a loaded machine an answer slower than Graph's 3 s
+    # counts as no answer too, so there may be more retries before the delivery, never fewer.)
+    assert [d["outcome"] for d in attempts[:2]] == ["retrying", "retrying"]
+    assert all(d["status"] is not None and d["status"] >= 400 for d in attempts[:2])
+    assert [d["outcome"] for d in attempts[2:]][-1:] == ["delivered"]
+    assert all(d["outcome"] == "retrying" for d in attempts[2:-1])
     emu.set_config(deliveryHorizonSeconds=0.25)
     receiver.fail_next = 100
     emu.act_create_meeting(AURORA, meeting_json(room=None, subject="lost"))
