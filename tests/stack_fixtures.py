@@ -140,6 +140,24 @@ __all__ = [
 ]
 
 
+def emulator_settings(graph: Any, ibss: Any, storage: str, mode: str = "owner") -> Any:
+    """AppSettings for an in-process worker (reconciler, series worker) wired to both emulators."""
+    from shared.config import AppSettings  # noqa: PLC0415 - fixtures stay importable without the app
+
+    return AppSettings(
+        AzureWebJobsStorage=storage,
+        SYNC_ORGANIZER_MODE=mode,
+        GRAPH_BASE_URL=graph.base_url,
+        GRAPH_AUTHORITY=graph.authority,
+        GRAPH_TENANT_ID=graph.tenant_id,
+        GRAPH_CLIENT_ID=graph.client_id,
+        GRAPH_CLIENT_SECRET=graph.client_secret,
+        GRAPH_CA_BUNDLE=graph.ca_pem_path,
+        IBSS_BASE_URL=ibss.base_url,
+        IBSS_API_KEY=ibss.api_key,
+    )
+
+
 def emulator_env(graph: Any, ibss: Any, port: int, mode: str = "owner") -> dict[str, str]:
     """App settings that wire a dev host on `port` to the Graph and IBSS emulators, with the rooms onboarded
     once at start and subscribed (Graph validates and delivers to the host's real intake)."""

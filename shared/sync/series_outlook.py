@@ -370,23 +370,7 @@ def plan_series(  # noqa: PLR0917 - the decision inputs, one to one
     outcomes, no_shows = _observe_outcomes(bookings, base, slots, why)
     if release_due(outcomes, release_after):
         return _release(m, bookings, base, space, window, slots, outcomes, why)
-    if no_shows:
-        by_original = {slot_key(i.original_start): i for i in instances or ()}
-        declines = tuple(
-            RefusedOccurrence(slot=s, event_id=by_original[s].event_id, start=b.start, end=b.end)
-            for s, b in no_shows
-            if s in by_original and not by_original[s].room_declined
-        )
-        if declines:
-            # As the single path: the room frees that date, says why, the organizer keeps the meeting.
-            actions.append(
-                DeclineOccurrences(
-                    room_mailbox=m.room_mailbox,
-                    occurrences=declines,
-                    reason="no check-in",
-                    comment=no_show_comment(),
-                )
-            )
+    actions += _free_dates(m, instances, no_shows, "no check-in", no_show_comment())
 
     # Which slot each booking serves: the base knows best, the ext ref recovers lost state.
     serving: dict[str, list[SeriesBooking]] = {}
@@ -405,23 +389,7 @@ def plan_series(  # noqa: PLR0917 - the decision inputs, one to one
             continue
         serving.setdefault(slot, []).append(b)
 
-    if cancelled_in_ibss:
-        # As for a single meeting: the room frees that date and says why; the organizer keeps the meeting.
-        by_original = {slot_key(i.original_start): i for i in instances or ()}
-        freed = tuple(
-            RefusedOccurrence(slot=s, event_id=by_original[s].event_id, start=b.start, end=b.end)
-            for s, b in cancelled_in_ibss
-            if s in by_original and not by_original[s].room_declined
-        )
-        if freed:
-            actions.append(
-                DeclineOccurrences(
-                    room_mailbox=m.room_mailbox,
-                    occurrences=freed,
-                    reason="cancelled in IBSS",
-                    comment=CANCELLED_IN_IBSS,
-                )
-            )
+    actions += _free_dates(m, instances, cancelled_in_ibss, "cancelled in IBSS", CANCELLED_IN_IBSS)
 
     # Duplicates of one slot (two workers raced): keep the one the base knows, else the first id.
     keep: dict[str, SeriesBooking] = {}
@@ -578,6 +546,28 @@ def plan_series(  # noqa: PLR0917 - the decision inputs, one to one
         outcomes=outcomes,
     )
     return SeriesPlan(actions=tuple(actions), new_base=new_base, explanation=tuple(why))
+
+
+def _free_dates(
+    m: SeriesMaster,
+    instances: Sequence[SeriesInstance] | None,
+    freed: Sequence[tuple[str, SeriesBooking]],
+    reason: str,
+    comment: str,
+) -> list[SeriesAction]:
+    """As the single path frees the room: the room declines those dates (not yet declined) with the reason;
+    the organizer keeps the meeting and is told."""
+    by_original = {slot_key(i.original_start): i for i in instances or ()}
+    dates = tuple(
+        RefusedOccurrence(slot=s, event_id=by_original[s].event_id, start=b.start, end=b.end)
+        for s, b in freed
+        if s in by_original and not by_original[s].room_declined
+    )
+    if not dates:
+        return []
+    return [
+        DeclineOccurrences(room_mailbox=m.room_mailbox, occurrences=dates, reason=reason, comment=comment)
+    ]
 
 
 def _observe_outcomes(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -508,7 +508,12 @@ class IbssSeriesWorker:
             elif isinstance(action, UpdateOccurrence | CancelOccurrence):
                 assert base is not None
                 if occurrences is None:
-                    occurrences = await self._occurrences(base, plan)
+                    touched = [
+                        a.original_start
+                        for a in plan.actions
+                        if isinstance(a, UpdateOccurrence | CancelOccurrence)
+                    ]
+                    occurrences = await self._occurrences(base, touched)
                 await self._occurrence(base, action, occurrences)
             elif isinstance(action, CancelSeriesMeeting):
                 assert base is not None
@@ -548,19 +553,7 @@ class IbssSeriesWorker:
                 start=booking.start,
                 end=booking.end,
             )
-            mailbox, master_id = self._master(base)
-            window = await _graph(
-                self.calendar.instances(
-                    mailbox,
-                    master_id,
-                    slot.original_start - timedelta(days=1),
-                    slot.original_start + timedelta(days=1),
-                )
-            )
-            ids = {
-                i.original_start: ev.id for ev in window if (i := series_info(ev)).original_start and ev.id
-            }
-            await self._occurrence(base, back, ids)
+            await self._occurrence(base, back, await self._occurrences(base, [back.original_start]))
             slots = tuple(
                 s.model_copy(update={"start": booking.start, "end": booking.end}) if s is slot else s
                 for s in base.slots
@@ -619,12 +612,9 @@ class IbssSeriesWorker:
             patch.locations = [room_location(base.room_mailbox)]
         await _graph(self.calendar.update_event(mailbox, master_id, patch, None))
 
-    async def _occurrences(self, base: IbssSeriesBase, plan: SeriesPlan) -> dict[datetime, str]:
-        """originalStart -> occurrence id, for the slots the plan touches (one instances read)."""
+    async def _occurrences(self, base: IbssSeriesBase, wanted: Sequence[datetime]) -> dict[datetime, str]:
+        """originalStart -> occurrence id around the wanted slots (one instances read)."""
         mailbox, master_id = self._master(base)
-        wanted = [
-            a.original_start for a in plan.actions if isinstance(a, UpdateOccurrence | CancelOccurrence)
-        ]
         lo, hi = min(wanted) - timedelta(days=1), max(wanted) + timedelta(days=1)
         found: dict[datetime, str] = {}
         for ev in await _graph(self.calendar.instances(mailbox, master_id, lo, hi)):

@@ -16,13 +16,13 @@ import pytest
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
-from shared.config import AppSettings
 from shared.storage.account import StorageAccount
 from shared.sync.model import Present
 from shared.worker import wiring
 from shared.worker.errors import RetryAfter
 from shared.worker.reconciler import Reconciler
 from tests.e2e.conftest import business_slot
+from tests.stack_fixtures import emulator_settings
 
 ALICE = "alice@contoso.example"
 ROOM, SPACE = "aurora@contoso.example", "HQ-1-AURORA"
@@ -48,18 +48,7 @@ async def reconciler(
 ) -> AsyncIterator[Reconciler]:
     graph.reset()
     ibss.reset(clock=datetime.now(UTC), frozen=False)
-    settings = AppSettings(
-        AzureWebJobsStorage=storage_connection,
-        SYNC_ORGANIZER_MODE="owner",
-        GRAPH_BASE_URL=graph.base_url,
-        GRAPH_AUTHORITY=graph.authority,
-        GRAPH_TENANT_ID=graph.tenant_id,
-        GRAPH_CLIENT_ID=graph.client_id,
-        GRAPH_CLIENT_SECRET=graph.client_secret,
-        GRAPH_CA_BUNDLE=graph.ca_pem_path,
-        IBSS_BASE_URL=ibss.base_url,
-        IBSS_API_KEY=ibss.api_key,
-    )
+    settings = emulator_settings(graph, ibss, storage_connection)
     storage = StorageAccount.from_settings(settings)
     loop_id = id(asyncio.get_running_loop())
     wiring._reconcilers.pop(loop_id, None)

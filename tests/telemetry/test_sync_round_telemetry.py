@@ -17,7 +17,6 @@ from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import HookReceiver, IbssEmulator
 from scripts.stack import Azurite
 from shared import telemetry
-from shared.config import AppSettings
 from shared.graph.notifications import CachedClientStates, NotificationIntake
 from shared.ibss.intake import BookingSyncJob, HookIntake
 from shared.state.sync_events import SyncEventLog, SyncEventState
@@ -28,7 +27,7 @@ from shared.sync.model import Present
 from shared.worker import wiring
 from shared.worker.jobs import run_booking_job
 from tests.e2e.conftest import business_slot
-from tests.stack_fixtures import HOOK_SECRET
+from tests.stack_fixtures import HOOK_SECRET, emulator_settings
 from tests.telemetry.conftest import Otel
 
 ALICE = "alice@contoso.example"
@@ -101,18 +100,7 @@ async def test_one_sync_round_is_one_trace_with_its_metrics(
     graph, ibss = graph_emulator, ibss_emulator
     graph.reset()
     ibss.reset(clock=datetime.now(UTC), frozen=False)
-    settings = AppSettings(
-        AzureWebJobsStorage=telemetry_azurite.connection_string,
-        SYNC_ORGANIZER_MODE="owner",
-        GRAPH_BASE_URL=graph.base_url,
-        GRAPH_AUTHORITY=graph.authority,
-        GRAPH_TENANT_ID=graph.tenant_id,
-        GRAPH_CLIENT_ID=graph.client_id,
-        GRAPH_CLIENT_SECRET=graph.client_secret,
-        GRAPH_CA_BUNDLE=graph.ca_pem_path,
-        IBSS_BASE_URL=ibss.base_url,
-        IBSS_API_KEY=ibss.api_key,
-    )
+    settings = emulator_settings(graph, ibss, telemetry_azurite.connection_string)
     telemetry.instrument_http_clients(ibss.base_url, graph.base_url)
     loop_id = id(asyncio.get_running_loop())
     wiring._reconcilers.pop(loop_id, None)
