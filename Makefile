@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: bootstrap chromium run demo test lint typecheck bench-notify clean
+.PHONY: bootstrap chromium faketime run demo test test-any-day lint typecheck bench-notify clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -35,6 +35,15 @@ chromium:
 TEST_WORKERS ?= 2
 test: bootstrap chromium
 	$(PY) -m scripts.stack test -n $(TEST_WORKERS) --dist loadgroup
+
+# Debian's libfaketime for the date sweep below.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || (apt-get update && apt-get install -y faketime)
+
+# The date-sensitive tests under a shifted clock: each weekday once, 23:40 in Berlin, the week of the next
+# DST change (scripts/any_day.py). Not part of `make test` (about 9 runs of 5 minutes).
+test-any-day: bootstrap chromium faketime
+	$(PY) -m scripts.any_day
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stack_fixtures import azurite_pool, devhost, storage_connection
+from tests.stack_fixtures import azurite_pool, devhost, mark_test_start, storage_connection
 
 pytest_plugins = ["emulators.graph.pytest_plugin", "emulators.ibss.pytest_plugin"]
 
@@ -12,6 +12,12 @@ __all__ = ["azurite_pool", "devhost", "storage_connection"]
 
 # Fixtures on the run's one Azurite account: their tests share its queues and tables.
 _SHARED_ACCOUNT = frozenset({"storage_connection", "devhost"})
+
+
+@pytest.fixture(autouse=True)
+def _host_log_mark() -> None:
+    """A failure report shows the dev hosts' log lines from this test on (tests.e2e.conftest.eventually)."""
+    mark_test_start()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

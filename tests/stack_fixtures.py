@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +38,48 @@ def storage_connection() -> Iterator[str]:
         yield azurite.connection_string
 
 
+# Routine lines a failure report leaves out: they say nothing about one booking or meeting.
+_ROUTINE = frozenset({"rooms maintenance done"})
+
+
+@dataclass
+class HostLog:
+    """The dev host's JSON log lines, kept (bounded) so a failing test can say what the service did."""
+
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=50_000))
+    total: int = 0  # lines ever read; ``since`` marks count in these
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def append(self, line: str) -> None:
+        with self.lock:
+            self.lines.append(line)
+            self.total += 1
+
+    def since(self, mark: int) -> list[str]:
+        with self.lock:
+            kept = len(self.lines)
+            first = max(0, kept - (self.total - mark))
+            return list(self.lines)[first:]
+
+
+def _pump(stream: Iterable[bytes], log: HostLog, echo_fd: int) -> None:
+    """Keep each line and pass it on to the stderr the host was started with (as if it had inherited it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for raw in stream:
+            log.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            with contextlib.suppress(OSError):
+                os.write(echo_fd, raw)
+    with contextlib.suppress(OSError):
+        os.close(echo_fd)
+
+
 @dataclass
 class RunningHost:
     base_url: str
     proc: subprocess.Popen[bytes]
     function_key: str = FUNCTION_KEY
     master_key: str = MASTER_KEY
+    log: HostLog = field(default_factory=HostLog)
 
     def url(self, route: str, key: bool = True) -> str:
         sep = "&" if "?" in route else "?"
@@ -76,7 +116,11 @@ def start_host(
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
+    log = HostLog()
+    assert proc.stderr is not None
+    threading.Thread(target=_pump, args=(proc.stderr, log, os.dup(2)), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -84,12 +128,72 @@ def start_host(
             raise RuntimeError(f"dev host exited with {proc.returncode}")
         try:
             if httpx.get(f"{base}/admin/functions", timeout=1).status_code == 200:
-                return RunningHost(base_url=base, proc=proc)
+                host = RunningHost(base_url=base, proc=proc, log=log)
+                RUNNING_HOSTS.append(host)
+                return host
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     stop_process(proc)
     raise TimeoutError("dev host did not start")
+
+
+# Hosts this test process started and has not seen exit: what a failure report reads.
+RUNNING_HOSTS: list[RunningHost] = []
+_test_marks: dict[int, int] = {}
+
+
+def mark_test_start() -> None:
+    """Remember where each host's log stands: a failure report shows what was logged after this."""
+    RUNNING_HOSTS[:] = [h for h in RUNNING_HOSTS if h.proc.poll() is None]
+    _test_marks.clear()
+    _test_marks.update({id(h): h.log.total for h in RUNNING_HOSTS})
+
+
+def _compact(line: str) -> str | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line  # a traceback or a print: always worth showing
+    if not isinstance(entry, dict) or entry.get("msg") in _ROUTINE:
+        return None
+    if entry.get("msg") == "delta round" and not entry.get("changed") and not entry.get("removed"):
+        return None
+    head = f"{str(entry.get('ts', ''))[11:23]} {entry.get('level', '')} {entry.get('logger', '')}: "
+    rest = " ".join(
+        f"{k}={v}" for k, v in entry.items() if k not in ("ts", "level", "logger", "msg", "correlation_id")
+    )
+    return f"{head}{entry.get('msg', '')} {rest}".rstrip()
+
+
+def what_the_service_did(
+    about: Iterable[str] = (), limit: int = 40, hosts: Iterable[RunningHost] | None = None
+) -> str:
+    """The hosts' log lines of the current test, for an assertion message: those mentioning any of
+    ``about`` (ids of a booking or meeting) with every line of the same correlation ids, else all of them;
+    routine lines left out, the last ``limit`` kept."""
+    wanted = [a for a in about if a]
+    parts: list[str] = []
+    for number, host in enumerate(RUNNING_HOSTS if hosts is None else hosts, start=1):
+        lines = host.log.since(_test_marks.get(id(host), 0))
+        if wanted:
+            hits = [ln for ln in lines if any(a in ln for a in wanted)]
+            chains = {c for ln in hits for c in _correlation_ids(ln)}
+            lines = [ln for ln in lines if ln in hits or chains & set(_correlation_ids(ln))]
+        shown = [c for c in map(_compact, lines) if c]
+        if shown:
+            cut = f" (last {limit} of {len(shown)})" if len(shown) > limit else ""
+            parts.append(f"host {number} ({host.base_url}) logged{cut}:\n  " + "\n  ".join(shown[-limit:]))
+    return "\n".join(parts) if parts else "the hosts logged nothing for this test"
+
+
+def _correlation_ids(line: str) -> list[str]:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return []
+    cid = entry.get("correlation_id") if isinstance(entry, dict) else None
+    return [cid] if isinstance(cid, str) else []
 
 
 @pytest.fixture(scope="session")
@@ -130,13 +234,17 @@ def azurite_pool() -> Iterator[AzuritePool]:
 
 
 __all__ = [
+    "RUNNING_HOSTS",
     "Azurite",
     "AzuritePool",
+    "HostLog",
     "RunningHost",
     "azurite_pool",
     "devhost",
+    "mark_test_start",
     "start_host",
     "storage_connection",
+    "what_the_service_did",
 ]
 
 

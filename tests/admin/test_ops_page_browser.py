@@ -15,7 +15,7 @@ from playwright.async_api import async_playwright, expect
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
-from tests.e2e.conftest import business_slot
+from tests.slots import business_slot
 from tests.stack_fixtures import RunningHost
 
 CHROMIUM = Path("/usr/bin/chromium")

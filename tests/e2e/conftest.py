@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
@@ -20,7 +18,14 @@ from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from shared.storage.names import TableName
-from tests.stack_fixtures import HOOK_SECRET, AzuritePool, RunningHost, emulator_env, start_host
+from tests.stack_fixtures import (
+    HOOK_SECRET,
+    AzuritePool,
+    RunningHost,
+    emulator_env,
+    start_host,
+    what_the_service_did,
+)
 
 T = TypeVar("T")
 
@@ -39,26 +44,18 @@ class SyncStack:
         self.ibss.set_hook_target(self.host.url("ibss/hooks", key=False), HOOK_SECRET)
 
 
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def business_slot(days_ahead: int, hour: int, minutes: int = 60) -> tuple[datetime, datetime]:
-    """A weekday slot inside the demo building's bookable hours (Europe/Berlin), as UTC."""
-    day = datetime.now(BERLIN).date() + timedelta(days=days_ahead)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    start = datetime.combine(day, dtime(hour, 0), BERLIN).astimezone(UTC)
-    return start, start + timedelta(minutes=minutes)
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+def eventually(
+    probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition", about: Iterable[str] = ()
+) -> T:
+    """``probe()`` once it is truthy; else fails naming what the service logged meanwhile: the lines of
+    ``about`` (booking ids, meeting ids, iCalUIds) and their correlation ids, or all of this test's."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout}s")
+    raise AssertionError(f"{what} not reached within {timeout}s\n{what_the_service_did(about)}")
 
 
 def _host(mode: str, storage: str, graph: GraphEmulator, ibss: IbssEmulator) -> RunningHost:

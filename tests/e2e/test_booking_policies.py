@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
 
 import pytest
@@ -29,7 +28,8 @@ from shared.rooms.models import BuildingConfig
 from shared.rooms.store import BuildingStore
 from shared.storage.account import StorageAccount
 from shared.sync.policy import PolicyMode
-from tests.e2e.conftest import BERLIN, SyncStack, eventually, onboarded_stack
+from tests.e2e.conftest import SyncStack, eventually, onboarded_stack
+from tests.slots import at, bookable_day
 from tests.stack_fixtures import AzuritePool
 
 BOB = "bob@contoso.example"
@@ -73,12 +73,9 @@ def policy_stack(
         yield PolicyStack(stack=stack, storage=storage)
 
 
-def evening(days_ahead: int) -> tuple[datetime, datetime]:
-    """20:30-21:30 Berlin on a weekday at least `days_ahead` days from now: after the rooms close."""
-    day = datetime.now(BERLIN).date() + timedelta(days=days_ahead)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    start = datetime.combine(day, dtime(20, 30), BERLIN).astimezone(UTC)
+def evening(day: int) -> tuple[datetime, datetime]:
+    """20:30-21:30 Berlin on bookable day ``day`` (each test has its own): after the rooms close."""
+    start = at(bookable_day(day), 20, 30).astimezone(UTC)
     return start, start + timedelta(hours=1)
 
 
@@ -86,8 +83,8 @@ def _time(value: datetime) -> dict[str, str]:
     return {"dateTime": value.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
 
-def book_aurora_in_outlook(stack: SyncStack, subject: str, days_ahead: int) -> dict[str, Any]:
-    start, end = evening(days_ahead)
+def book_aurora_in_outlook(stack: SyncStack, subject: str, day: int) -> dict[str, Any]:
+    start, end = evening(day)
     attendees = [{"emailAddress": {"address": AURORA}, "type": "resource"}]
     return stack.graph.act_create_meeting(
         BOB, {"subject": subject, "start": _time(start), "end": _time(end), "attendees": attendees}

@@ -7,7 +7,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from tests.e2e.conftest import SyncStack, business_slot, eventually
+from tests.e2e.conftest import SyncStack, eventually
+from tests.slots import business_slot
 
 ALICE, CAROL, DAVE = "alice@contoso.example", "carol@contoso.example", "dave@contoso.example"
 AURORA = "aurora@contoso.example"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.e2e.conftest import SyncStack, business_slot, eventually
+from tests.e2e.conftest import SyncStack, eventually
+from tests.slots import business_slot
 
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
 AURORA, CIRRUS = "aurora@contoso.example", "cirrus@contoso.example"

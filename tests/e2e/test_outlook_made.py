@@ -6,7 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.e2e.conftest import SyncStack, business_slot, eventually
+from tests.e2e.conftest import SyncStack, eventually
+from tests.slots import business_slot
 
 BOB, CAROL = "bob@contoso.example", "carol@contoso.example"
 GUEST = "guest@fabrikam.example"

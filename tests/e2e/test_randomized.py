@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
 
 import pytest
@@ -28,7 +27,8 @@ from hypothesis import strategies as st
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.e2e.conftest import BERLIN, eventually, initial_rounds_done
+from tests.e2e.conftest import eventually, initial_rounds_done
+from tests.slots import at, bookable_day
 from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
 
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
@@ -39,7 +39,6 @@ ROOMS = [
     ("delta@contoso.example", "HQ-2-DELTA"),
 ]
 EXAMPLES = int(os.environ.get("SYNC_E2E_EXAMPLES", "5"))
-_days = itertools.count(5)
 
 
 @dataclass
@@ -48,6 +47,8 @@ class Chaos:
     ibss: IbssEmulator
     hosts: list[RunningHost]
     stats: dict[str, int] = field(default_factory=lambda: {"examples": 0, "steps": 0})
+    # Example n books on bookable day n: no two examples of a stack share a day, on any date.
+    days: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=lambda n: f"{n}-workers")
@@ -302,11 +303,8 @@ def _agrees(chaos: Chaos, entities: list[Entity]) -> str | None:
 def test_both_sides_converge_without_duplicates_or_extra_writes(
     chaos: Chaos, steps: list[tuple[Any, ...]], pauses: list[float]
 ) -> None:
-    # A weekday of its own per example (the demo policy has no weekend hours; no two examples share a day).
-    ex = next(_days)
-    while (datetime.now(BERLIN).date() + timedelta(days=ex)).weekday() >= 5:
-        ex = next(_days)
-    day = datetime.combine(datetime.now(BERLIN).date() + timedelta(days=ex), dtime(8), BERLIN).astimezone(UTC)
+    ex = next(chaos.days)
+    day = at(bookable_day(ex), 8).astimezone(UTC)
     entities: list[Entity] = []
     _quiet(chaos)  # nothing of an earlier example is still being written
     before_ibss, before_graph = _service_writes(chaos)

@@ -18,7 +18,8 @@ import pytest
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
-from tests.e2e.conftest import SyncStack, business_slot, eventually
+from tests.e2e.conftest import SyncStack, eventually
+from tests.slots import business_slot
 
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
 AURORA = "aurora@contoso.example"

@@ -1,7 +1,8 @@
 """IBSS booking series -> one recurring Outlook meeting, end to end on the local stack, both modes.
 
-Both emulators' clocks are set to early March 2027, so that a weekly series inside IBSS's 90-day booking
-window crosses Berlin's change to summer time (28 March 2027).
+Both emulators' clocks are set a week before a weekly series that crosses Berlin's next DST change (at
+least five weeks after today, so the series lies ahead of the real clock the dev host keeps), inside IBSS's
+90-day booking window.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from shared.recurrence import PatternedRecurrence, expand, zone
 from shared.sync.ibss_series import is_series_marker
-from tests.e2e.conftest import BERLIN, SyncStack, eventually, onboarded_stack
+from tests.e2e.conftest import SyncStack, eventually, onboarded_stack
+from tests.slots import BERLIN, at, monday, next_dst_change
 from tests.stack_fixtures import AzuritePool
 
 ALICE, BOB, DAVE = "alice@contoso.example", "bob@contoso.example", "dave@contoso.example"
 AURORA, CIRRUS = "aurora@contoso.example", "cirrus@contoso.example"
-CLOCK = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
-FIRST = datetime(2027, 3, 8, 10, 0, tzinfo=BERLIN)  # Monday; summer time starts on Sunday 28 March
+# A Monday three weeks before a DST change (a Sunday): weekly dates 0-2 lie on one side of it, 3-5 on the
+# other. The emulators' clock starts a week before the first date.
+FIRST = at(next_dst_change(datetime.now(UTC).date() + timedelta(days=34)) - timedelta(days=20), 10)
+CLOCK = datetime.combine(FIRST.date() - timedelta(days=7), dtime(8, 0), UTC)
 
 
 def _start(stack: SyncStack) -> None:
@@ -298,12 +302,11 @@ def test_owner_edits_the_series_in_outlook_and_ibss_follows(owner_stack: SyncSta
     """Owner mode: the booking owner organizes the recurring meeting and edits it in Outlook like any
     meeting of theirs: cancel one date, move one date, move the whole series, rename it, cancel it."""
     stack = owner_stack
-    # Real time, not the March 2027 clock: the rooms' delta window (90 days) must hold the dates.
-    today = datetime.now(BERLIN).date()
-    monday = today + timedelta(days=7 - today.weekday() + 7)
+    # Real time, not the DST-change clock: the rooms' delta window (90 days) must hold the dates.
+    first_monday = monday(2)
     dates = []
     for week in range(5):
-        start = datetime.combine(monday + timedelta(weeks=week), dtime(10, 0), BERLIN).astimezone(UTC)
+        start = at(first_monday + timedelta(weeks=week), 10).astimezone(UTC)
         dates.append((start, start + timedelta(hours=1)))
     series_id = _book(stack, dates)["Booking_Series_Id"]
     master = eventually(lambda: _one_master(stack, ALICE), what="one series master in Outlook")
@@ -344,7 +347,7 @@ def test_owner_edits_the_series_in_outlook_and_ibss_follows(owner_stack: SyncSta
 
     # The whole series an hour later: Exchange puts every occurrence on the new time (the exception and
     # the cancelled date come back with it); each booking still live follows on Berlin's wall clock.
-    first = datetime.combine(monday, dtime(11, 0), BERLIN)
+    first = at(first_monday, 11)
     stack.graph.act_update_meeting(
         ALICE, master_id, {"start": _wire(first), "end": _wire(first + timedelta(hours=1))}
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
 
 from emulators.graph.state import occurrence_id, occurrence_key
-from tests.e2e.conftest import BERLIN, SyncStack, eventually
+from tests.e2e.conftest import SyncStack, eventually
+from tests.slots import at, monday
 
 BOB = "bob@contoso.example"
 CAROL = "carol@contoso.example"
@@ -17,13 +17,13 @@ AURORA = "aurora@contoso.example"
 SPACE = "HQ-1-AURORA"
 
 
-def _monday(weeks_ahead: int = 1) -> date:
-    today = datetime.now(BERLIN).date()
-    return today + timedelta(days=(7 - today.weekday()) % 7 or 7) + timedelta(weeks=weeks_ahead - 1)
+def _monday(n: int = 1) -> date:
+    """The n-th Monday from which tests may book (after the demo seeds' days)."""
+    return monday(n)
 
 
 def _local(day: date, hour: int) -> datetime:
-    return datetime.combine(day, dtime(hour, 0), BERLIN)
+    return at(day, hour)
 
 
 def _time(value: datetime) -> dict[str, str]:

@@ -21,7 +21,7 @@ from shared.sync.model import Present
 from shared.worker import wiring
 from shared.worker.errors import RetryAfter
 from shared.worker.reconciler import Reconciler
-from tests.e2e.conftest import business_slot
+from tests.slots import business_slot
 from tests.stack_fixtures import emulator_settings
 
 ALICE = "alice@contoso.example"

@@ -26,7 +26,7 @@ from shared.storage.queues import StorageQueueSink
 from shared.sync.model import Present
 from shared.worker import wiring
 from shared.worker.jobs import run_booking_job
-from tests.e2e.conftest import business_slot
+from tests.slots import business_slot
 from tests.stack_fixtures import HOOK_SECRET, emulator_settings
 from tests.telemetry.conftest import Otel
 
