@@ -119,6 +119,16 @@ param ibssBaseUrl string = ''
 @description('NCRONTAB (six fields) for the reconciliation timer; read by the app as SYNC_TIMER_SCHEDULE.')
 param syncTimerSchedule string = '0 */5 * * * *'
 
+@description('How IBSS changes reach the app, for buildings without a mode of their own (`change_detection` in the buildings table): `hooks+poll` (IBSS booking hooks, and a poll every SYNC_IBSS_SAFETY_POLL_SECONDS as the safety net) or `poll` (no hook endpoint in IBSS: a poll every SYNC_IBSS_POLL_SECONDS is the feed). Read by the app as SYNC_IBSS_CHANGE_DETECTION.')
+@allowed([
+  'hooks+poll'
+  'poll'
+])
+param syncIbssChangeDetection string = 'hooks+poll'
+
+@description('NCRONTAB (six fields) for the IBSS change feed timer, which polls the buildings whose turn it is; read by the app as SYNC_IBSS_FEED_SCHEDULE.')
+param syncIbssFeedSchedule string = '*/15 * * * * *'
+
 @description('Memory per Flex Consumption instance in MB; billing is per GB-second, so smaller is cheaper if the app fits.')
 @allowed([
   512
@@ -252,6 +262,8 @@ module api 'app/api.bicep' = {
     graphClientId: graphClientId
     ibssBaseUrl: ibssBaseUrl
     syncTimerSchedule: syncTimerSchedule
+    syncIbssChangeDetection: syncIbssChangeDetection
+    syncIbssFeedSchedule: syncIbssFeedSchedule
   }
   // The host needs its storage roles and the Key Vault role before first start, otherwise the first
   // Key Vault reference resolution and the deployment-package download fail.

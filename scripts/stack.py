@@ -198,6 +198,13 @@ def cmd_run(port: int) -> int:
         shutil.copy(ROOT / "local.settings.sample.json", settings)
         print("stack: created local.settings.json from local.settings.sample.json", flush=True)
     values: dict[str, str] = json.loads(settings.read_text()).get("Values", {})
+    sample: dict[str, str] = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    missing = sorted(set(sample) - set(values))
+    if missing:
+        # A local.settings.json from an older checkout: settings added since take the sample's values.
+        print(f"stack: local.settings.json lacks {', '.join(missing)}: using the sample's values", flush=True)
+        values = {**{k: sample[k] for k in missing}, **values}
+    added = {k: sample[k] for k in missing if k not in os.environ}
     location = ROOT / ".localstack" / "azurite"
     cert_dir = ROOT / ".localstack" / "graph-emulator"
     procs: list[subprocess.Popen[bytes]] = []
@@ -205,6 +212,7 @@ def cmd_run(port: int) -> int:
         # The emulators stand in for Graph and IBSS; the app reaches them exactly as it would the real ones.
         env = dict(
             os.environ,
+            **added,
             AzureWebJobsStorage=azurite.connection_string,
             GRAPH_BASE_URL=f"http://127.0.0.1:{GRAPH_PORT}/v1.0",
             GRAPH_AUTHORITY=f"https://localhost:{GRAPH_TOKEN_PORT}",

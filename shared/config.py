@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.ibss.feed import ChangeDetection
 from shared.sync.policy import PolicyMode
 
 
@@ -75,6 +76,19 @@ class AppSettings(BaseSettings):
     sync_graph_concurrency: int = Field(default=16, alias="SYNC_GRAPH_CONCURRENCY", ge=1, le=256)
     sync_mailbox_concurrency: int = Field(default=4, alias="SYNC_MAILBOX_CONCURRENCY", ge=1, le=4)
     sync_delta_page_size: int = Field(default=100, alias="SYNC_DELTA_PAGE_SIZE", ge=1, le=1000)
+
+    # IBSS change feed (shared/ibss/feed.py): hooks+poll (hooks, and a poll as the safety net) or poll (no
+    # hook endpoint in IBSS). Per building override: `change_detection` in its row of the buildings table.
+    ibss_change_detection: ChangeDetection = Field(
+        default=ChangeDetection.HOOKS_AND_POLL, alias="SYNC_IBSS_CHANGE_DETECTION"
+    )
+    ibss_poll_seconds: float = Field(default=30.0, alias="SYNC_IBSS_POLL_SECONDS", ge=1, le=3600)
+    ibss_safety_poll_seconds: float = Field(
+        default=300.0, alias="SYNC_IBSS_SAFETY_POLL_SECONDS", ge=1, le=86_400
+    )
+    ibss_poll_overlap_seconds: float = Field(
+        default=300.0, alias="SYNC_IBSS_POLL_OVERLAP_SECONDS", ge=0, le=86_400
+    )
 
 
 @lru_cache(maxsize=1)

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
+
+from azure.core.exceptions import AzureError
 
 from shared.config import AppSettings, get_settings
 from shared.graph.notifications import CachedClientStates, NotificationIntake
+from shared.ibss.client import IbssClient
+from shared.ibss.feed import ChangeDetection, FeedSettings, IbssChangeFeed
 from shared.ibss.intake import HookIntake
 from shared.notification_log import NotificationLog
 from shared.rooms.ports import RoomChangeSink
 from shared.rooms.runtime import build_rooms_service
 from shared.rooms.service import RoomsService
 from shared.rooms.sink import RecordingChangeSink
+from shared.rooms.store import BuildingStore
 from shared.state.dedup import TableHookIds
+from shared.state.ibss_feed import TableFeedStore
 from shared.state.ibss_series import TableSeriesStore
 from shared.state.subscriptions import TableSubscriptionStore
+from shared.state.sync_events import describe_error
 from shared.storage.account import StorageAccount, storage_for_current_loop
 from shared.storage.queues import StorageQueueSink
 from shared.worker.room_sink import ChainedChangeSink, ReconcilingChangeSink
+from shared.worker.scope import CachedScope
 from shared.worker.series_ibss import ibss_series_check
 from shared.worker.series_wiring import series_for_current_loop
 from shared.worker.wiring import SyncNotConfigured, reconciler_for_current_loop
@@ -34,8 +43,10 @@ class Services:
     notification_log: NotificationLog
     hook_intake: HookIntake
     rooms: RoomsService
+    ibss_feed: IbssChangeFeed | None  # None: IBSS is not configured
 
 
+log = logging.getLogger(__name__)
 _services: dict[int, Services] = {}
 
 
@@ -52,6 +63,48 @@ def _room_sink(settings: AppSettings, storage: StorageAccount) -> RoomChangeSink
             RecordingChangeSink(storage),
             ReconcilingChangeSink(reconciler, series=series, ibss_series=ibss_series),
         ]
+    )
+
+
+def _ibss_feed(
+    settings: AppSettings, storage: StorageAccount, queues: StorageQueueSink
+) -> IbssChangeFeed | None:
+    if not (settings.ibss_base_url and settings.ibss_api_key):
+        return None
+    client = IbssClient(settings.ibss_base_url, settings.ibss_api_key)
+    try:
+        scope = reconciler_for_current_loop(settings, storage).scope  # one scope read a minute, not two
+    except SyncNotConfigured:
+        scope = CachedScope(client)
+    buildings = BuildingStore(storage)
+
+    async def synced_spaces(node_id: int) -> frozenset[str]:
+        current = await scope.current()
+        return frozenset(ref.space_id for ref in current.by_mailbox.values() if ref.node_id == node_id)
+
+    async def overrides() -> dict[int, ChangeDetection | None]:
+        try:
+            return {node: cfg.change_detection for node, cfg in (await buildings.list_all()).items()}
+        except AzureError as exc:
+            # The app default still applies: a storage hiccup must not stop the feed.
+            log.warning(
+                "building rows unreadable, using the default change detection", extra={"error": str(exc)}
+            )
+            return {}
+
+    return IbssChangeFeed(
+        client=client,
+        store=TableFeedStore(storage),
+        sink=queues,
+        settings=FeedSettings(
+            default_mode=settings.ibss_change_detection,
+            poll_seconds=settings.ibss_poll_seconds,
+            safety_poll_seconds=settings.ibss_safety_poll_seconds,
+            overlap_seconds=settings.ibss_poll_overlap_seconds,
+        ),
+        synced_spaces=synced_spaces,
+        overrides=overrides,
+        describe_error=describe_error,
     )
 
 
@@ -75,6 +128,7 @@ def services() -> Services:
             notification_log=NotificationLog(storage),
             hook_intake=HookIntake(secret=settings.ibss_hook_secret, seen=TableHookIds(storage), sink=queues),
             rooms=build_rooms_service(settings, storage, queues, sink=_room_sink(settings, storage)),
+            ibss_feed=_ibss_feed(settings, storage, queues),
         )
         _services[loop_id] = found
     return found

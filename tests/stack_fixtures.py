@@ -96,6 +96,10 @@ def start_host(
         "DEVHOST_FUNCTION_KEY": FUNCTION_KEY,
         "DEVHOST_MASTER_KEY": MASTER_KEY,
         "SYNC_TIMER_SCHEDULE": "*/2 * * * * *",
+        "SYNC_IBSS_FEED_SCHEDULE": "*/1 * * * * *",
+        # Hooks carry IBSS changes in tests; the feed's safety net stays out of the way of other stacks
+        # sharing the emulators (its poll would sync bookings this host was not meant to see).
+        "SYNC_IBSS_SAFETY_POLL_SECONDS": "3600",
         "IBSS_HOOK_SECRET": HOOK_SECRET,
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
@@ -274,6 +278,7 @@ def emulator_env(graph: Any, ibss: Any, port: int, mode: str = "owner") -> dict[
         "SYNC_TIMER_SCHEDULE": "*/1 * * * * *",
         "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
         "SYNC_SAFETY_NET_SECONDS": "3600",
+        "SYNC_IBSS_CHANGE_DETECTION": "hooks+poll",
         "SYNC_ROOM_REPLY_CHECK_SECONDS": "2",
         "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
         "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",

@@ -72,6 +72,10 @@ class EmulatorConfig:
     hook_timeout_s: float = 5.0
     tick_interval_s: float = 5.0
     """Background evaluation of time-driven rules (auto-cancel) in real time; 0 disables it."""
+    hooks_enabled: bool = True
+    """False: IBSS sends no hooks at all (no hook endpoint configured); changes show only in the API."""
+    hook_drop_share: float = 0.0
+    """Share of hooks (0-1) dropped at random (seeded): hooks that never arrive."""
 
 
 def load_data(source: Path | dict[str, Any] | None) -> dict[str, Any]:
@@ -164,6 +168,8 @@ class Emulator:
             max_attempts=self.config.hook_max_attempts,
             backoff_s=self.config.hook_backoff_s,
             timeout_s=self.config.hook_timeout_s,
+            enabled=self.config.hooks_enabled,
+            drop_share=self.config.hook_drop_share,
         )
         self.state = EmulatorState(self.clock, self._emit)
         self.faults: list[ApiFault] = []

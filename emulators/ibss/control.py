@@ -12,7 +12,8 @@
   "action": "drop"|"delay", "delay_ms", "times", "types": [...]}``
 * ``GET/DELETE /_emulator/requests``: request accounting
 * ``GET /_emulator/hooks`` (config and deliveries); ``PUT /_emulator/hooks``
-  ``{"url", "secret", "max_attempts", "backoff_s", "timeout_s"}``
+  ``{"url", "secret", "max_attempts", "backoff_s", "timeout_s"}`` sets the target; ``{"enabled": false}``
+  switches hooks off, ``{"drop_share": 0.3}`` drops that share at random (either keeps the target)
 * ``POST /_emulator/api-keys`` ``{"key", "nodes": [1001]|null, "policy_exempt": false}``
 * ``POST /_emulator/flex/{book,move,edit,cancel,checkin,checkout}``: act as a person in Flex.
 * ``POST /_emulator/flex/preferences`` ``{"person", "calendar_sync": true}``: the person's Roamer/Flex
@@ -230,13 +231,22 @@ async def set_hooks(request: Request) -> Response:
     body = await _obj_body(request)
     hooks = emu_of(request).hooks
     try:
-        hooks.configure(
-            url=body.get("url"),
-            secret=body.get("secret"),
-            max_attempts=body.get("max_attempts"),
-            backoff_s=body.get("backoff_s"),
-            timeout_s=body.get("timeout_s"),
-        )
+        if "url" in body or "secret" in body:
+            hooks.configure(
+                url=body.get("url"),
+                secret=body.get("secret"),
+                max_attempts=body.get("max_attempts"),
+                backoff_s=body.get("backoff_s"),
+                timeout_s=body.get("timeout_s"),
+            )
+        enabled, drop_share = body.get("enabled"), body.get("drop_share")
+        if enabled is not None and not isinstance(enabled, bool):
+            raise ValueError("enabled must be true or false")
+        if drop_share is not None and (
+            isinstance(drop_share, bool) or not isinstance(drop_share, int | float)
+        ):
+            raise ValueError("drop_share must be a number between 0 and 1")
+        hooks.switch(enabled=enabled, drop_share=drop_share)
     except Exception as exc:
         raise ApiError(400, "InvalidControlRequest", f"invalid hook target: {exc}") from exc
     return JSONResponse(hooks.describe())

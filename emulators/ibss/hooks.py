@@ -5,7 +5,9 @@ own task on the server loop, so requests never wait for it. Non-2xx answers, tim
 errors are retried with exponential backoff (``backoff_s * 2**n``) up to ``max_attempts``. Each attempt
 is signed afresh with the real wall-clock time in ``webhook-timestamp`` (receivers check freshness
 against real time); the body's ``timestamp`` is the emulator clock. Deliveries are not ordered.
-Hook faults can drop events or delay them.
+Hook faults can drop events or delay them. Hooks can be switched off altogether (an IBSS with no hook
+endpoint configured: the service's change feed polls instead) or a share of them dropped at random
+(seeded, so a run repeats).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +31,7 @@ from shared.ibss.models import Booking
 
 logger = logging.getLogger(__name__)
 
-DeliveryStatus = Literal["pending", "delivered", "failed", "dropped", "no_target"]
+DeliveryStatus = Literal["pending", "delivered", "failed", "dropped", "no_target", "off"]
 
 
 @dataclass
@@ -72,6 +75,13 @@ class HookFault:
         }
 
 
+def _share(value: float) -> float:
+    share = float(value)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"drop_share must be between 0 and 1, got {value}")
+    return share
+
+
 class HookDispatcher:
     def __init__(
         self,
@@ -81,13 +91,20 @@ class HookDispatcher:
         max_attempts: int = 5,
         backoff_s: float = 1.0,
         timeout_s: float = 5.0,
+        enabled: bool = True,
+        drop_share: float = 0.0,
+        seed: int = 0,
     ) -> None:
-        self._defaults = (url, secret, max_attempts, backoff_s, timeout_s)
+        self._defaults = (url, secret, max_attempts, backoff_s, timeout_s, enabled, drop_share)
         self.url = url
         self.secret = secret
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
+        self.enabled = enabled
+        self.drop_share = _share(drop_share)
+        self._seed = seed
+        self._random = random.Random(seed)
         self.deliveries: list[Delivery] = []
         self.faults: list[HookFault] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,6 +133,13 @@ class HookDispatcher:
         if timeout_s is not None:
             self.timeout_s = max(0.01, timeout_s)
 
+    def switch(self, *, enabled: bool | None = None, drop_share: float | None = None) -> None:
+        """Hooks on or off, and the share dropped at random; the target stays as configured."""
+        if drop_share is not None:
+            self.drop_share = _share(drop_share)
+        if enabled is not None:
+            self.enabled = bool(enabled)
+
     def describe(self) -> dict[str, Any]:
         return {
             "url": self.url,
@@ -123,6 +147,8 @@ class HookDispatcher:
             "max_attempts": self.max_attempts,
             "backoff_s": self.backoff_s,
             "timeout_s": self.timeout_s,
+            "enabled": self.enabled,
+            "drop_share": self.drop_share,
             "pending": sum(1 for d in self.deliveries if d.status == "pending"),
             "faults": [f.describe() for f in self.faults],
         }
@@ -141,11 +167,16 @@ class HookDispatcher:
         )
         delivery = Delivery(msg_id=f"msg_{uuid.uuid4().hex}", event=event, body=event.to_json(), url=self.url)
         self.deliveries.append(delivery)
+        if not self.enabled:
+            delivery.status = "off"
+            return
         if not self.url or not self.secret:
             delivery.status = "no_target"
             return
         fault = self._take_fault(hook_type)
-        if fault is not None and fault.action == "drop":
+        if (fault is not None and fault.action == "drop") or (
+            self.drop_share and self._random.random() < self.drop_share
+        ):
             delivery.status = "dropped"
             return
         delay = fault.delay_ms / 1000 if fault is not None else 0.0
@@ -209,9 +240,11 @@ class HookDispatcher:
         self._tasks.clear()
         self.deliveries.clear()
         self.faults.clear()
-        url, secret, max_attempts, backoff_s, timeout_s = self._defaults
+        url, secret, max_attempts, backoff_s, timeout_s, enabled, drop_share = self._defaults
         self.url, self.secret = url, secret
         self.max_attempts, self.backoff_s, self.timeout_s = max_attempts, backoff_s, timeout_s
+        self.enabled, self.drop_share = enabled, _share(drop_share)
+        self._random = random.Random(self._seed)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

@@ -101,6 +101,8 @@ class IbssEmulator:
         hook_timeout_s: float = 5.0,
         tick_interval_s: float = 0.0,
         node_id: int = 1001,
+        hooks: bool = True,
+        hook_drop_share: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.node_id = node_id
@@ -113,6 +115,8 @@ class IbssEmulator:
             hook_backoff_s=hook_backoff_s,
             hook_timeout_s=hook_timeout_s,
             tick_interval_s=tick_interval_s,
+            hooks_enabled=hooks,
+            hook_drop_share=hook_drop_share,
         )
         self.emulator: Emulator | None = None
         self._server: ServerThread | None = None
@@ -263,6 +267,11 @@ class IbssEmulator:
             "timeout_s": timeout_s,
         }
         self._ctl("PUT", "/hooks", body)
+
+    def set_hooks(self, *, enabled: bool | None = None, drop_share: float | None = None) -> None:
+        """Hooks on or off (an IBSS without a hook endpoint), or a share of them dropped at random. The
+        target is kept; ``reset`` restores the emulator's start-up settings."""
+        self._ctl("PUT", "/hooks", {"enabled": enabled, "drop_share": drop_share})
 
     def hook_deliveries(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._ctl("GET", "/hooks")["deliveries"]

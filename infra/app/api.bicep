@@ -74,6 +74,16 @@ param ibssBaseUrl string = ''
 @description('SYNC_TIMER_SCHEDULE: NCRONTAB expression of the reconciliation timer.')
 param syncTimerSchedule string = '0 */5 * * * *'
 
+@description('SYNC_IBSS_CHANGE_DETECTION: `hooks+poll` or `poll` (the IBSS change feed).')
+@allowed([
+  'hooks+poll'
+  'poll'
+])
+param syncIbssChangeDetection string = 'hooks+poll'
+
+@description('SYNC_IBSS_FEED_SCHEDULE: NCRONTAB expression of the IBSS change feed timer.')
+param syncIbssFeedSchedule string = '*/15 * * * * *'
+
 // Key Vault secret names the admin fills after deploy (docs/deploy.md lists the commands).
 // A Key Vault *certificate* also exposes a secret of the same name holding the PFX/PEM, so importing the
 // Graph certificate under `graph-client-certificate` is enough for the reference below.
@@ -170,6 +180,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       SYNC_ORGANIZER_MODE: syncOrganizerMode
       SYNC_POLICY_MODE: syncPolicyMode
       SYNC_TIMER_SCHEDULE: syncTimerSchedule
+      SYNC_IBSS_CHANGE_DETECTION: syncIbssChangeDetection
+      SYNC_IBSS_FEED_SCHEDULE: syncIbssFeedSchedule
       GRAPH_TENANT_ID: graphTenantId
       GRAPH_CLIENT_ID: graphClientId
       // Subscription endpoints are derived from the real host name, which Flex may randomise.

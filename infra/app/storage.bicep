@@ -45,6 +45,7 @@ var tableNames = [
   'desklinks'
   'ibssseries'
   'outlookseries'
+  'ibssfeed'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

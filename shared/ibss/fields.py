@@ -76,6 +76,8 @@ BOOKING_STATUS: Final = "Booking_Status"  # CONFIRMED
 BOOKING_OWNER_EMAIL: Final = "Booking_Owner_Email"  # ASSUMED
 BOOKING_SERIES_ID: Final = "Booking_Series_Id"  # ASSUMED
 BOOKING_CREATED: Final = "Booking_Created"  # ASSUMED (UTC)
+# The change feed (shared/ibss/feed.py) filters on it ("Booking_Modified ge ...") and needs it set on every
+# change, cancel, check-in/out and auto-cancel included: check both on a customer's IBSS.
 BOOKING_MODIFIED: Final = "Booking_Modified"  # ASSUMED (UTC)
 BOOKING_ETAG: Final = "Booking_Etag"  # ASSUMED (also sent as the ETag header)
 BOOKING_ONLINE_MEETING: Final = "Booking_Online_Meeting"  # ASSUMED (0/1: request a Teams link)

@@ -40,13 +40,19 @@ class BookingSyncJob(BaseModel):
     series_id: str | None = None
     hook_type: IbssHookType
     hook_id: str = Field(min_length=1, max_length=256)
-    # "hook": IBSS said it changed. "room_reply_check": look again once the room had time to answer
-    # an invitation we sent (Exchange's attendant replies asynchronously; a decline leaves no room item).
-    reason: Literal["hook", "room_reply_check"] = "hook"
+    # "hook": IBSS said it changed. "poll": the change feed saw it change (shared/ibss/feed.py); both are
+    # change hints. "room_reply_check": look again once the room had time to answer an invitation we sent
+    # (Exchange's attendant replies asynchronously; a decline leaves no room item).
+    reason: Literal["hook", "poll", "room_reply_check"] = "hook"
     received_at: datetime
     correlation_id: str = Field(min_length=1, max_length=64)
     # W3C trace context of the intake span: the worker continues the same trace (absent when off).
     traceparent: str | None = Field(default=None, max_length=128)
+
+    @property
+    def is_change_hint(self) -> bool:
+        """IBSS changed the booking (a hook or the feed), as opposed to a follow-up check of our own."""
+        return self.reason != "room_reply_check"
 
 
 class HookRejected(Exception):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.ibss.feed import ChangeDetection, known_change_detection
 from shared.sync.policy import PolicyMode
 
 DEFAULT_HORIZON_DAYS = 90
@@ -95,6 +96,14 @@ class BuildingConfig(BaseModel):
     # Repeated no-shows in an Outlook-made series: after this many auto-cancelled occurrences in a row the
     # room is released from the rest of the series; None (default): off, only single no-shows release.
     no_show_release_after: int | None = None
+    # IBSS change detection for this building: hooks+poll | poll; None = SYNC_IBSS_CHANGE_DETECTION.
+    change_detection: ChangeDetection | None = None
+
+    @field_validator("change_detection", mode="before")
+    @classmethod
+    def _known_detection(cls, value: Any) -> Any:
+        # As policy_mode: a typo falls back to the app default.
+        return known_change_detection(value)
 
     @field_validator("no_show_release_after", mode="before")
     @classmethod

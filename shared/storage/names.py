@@ -30,6 +30,7 @@ class TableName(StrEnum):
     OUTLOOK_SERIES = "outlookseries"  # recurring meetings made in Outlook (shared/state/series.py)
     DESK_LINKS = "desklinks"  # personal appointments of desk bookings (shared/state/desk_links.py)
     IBSS_SERIES = "ibssseries"
+    IBSS_FEED = "ibssfeed"  # the IBSS change feed's watermark per building (shared/state/ibss_feed.py)
 
 
 def poison_queue(queue: str) -> str:

@@ -237,7 +237,7 @@ async def run_desk_job(job: BookingSyncJob, desks: DeskSync, queues: StorageQueu
     """The desk half of a booking hook. Throttled: the same job comes back after Retry-After (its room
     reconcile then finds nothing new). A person's mailbox outside the app's permission is logged, not
     retried."""
-    if job.reason != "hook":
+    if not job.is_change_hint:
         return None  # room reply checks are about rooms only
     try:
         plan = await desks.booking_changed(job.node_id, job.booking_id, job.space_id)

@@ -43,7 +43,7 @@ async def run_booking_job(
         try:
             with telemetry.capture_propagation_lag() as lag:
                 plan = await reconciler.booking_changed(
-                    job.node_id, job.booking_id, force=job.reason != "hook"
+                    job.node_id, job.booking_id, force=not job.is_change_hint
                 )
         except RetryAfter as wait:
             log.info("booking job re-queued", extra={"delay_s": wait.seconds, "reason": str(wait)[:200]})

@@ -158,8 +158,8 @@ async def request_series_job(
 
 
 async def route_booking_job(job: BookingSyncJob, queues: StorageQueueSink) -> bool:
-    """A hook about a booking of a series: hand it to the series job. True when routed."""
-    if not job.series_id or job.reason != "hook":
+    """A hook (or the feed) about a booking of a series: hand it to the series job. True when routed."""
+    if not job.series_id or not job.is_change_hint:
         return False
     await request_series_job(job.series_id, job.node_id, TableSeriesStore(queues.account), queues)
     return True

@@ -36,14 +36,14 @@ async def test_conflicts_list_shows_field_winner_values_and_reason(
             reason="both sides moved the meeting; IBSS holds the room",
         ),
     )
-    resp = await _get(ops_host, "ops/conflicts?days=1")
+    resp = await _get(ops_host, "ops/conflicts?days=2")
     assert resp.status_code == 200, resp.text
     (mine,) = [c for c in resp.json()["items"] if c["link_id"] == link_id]
     assert mine["field"] == "start"
     assert mine["winner"] == "ibss"
     assert (mine["ibss_value"], mine["outlook_value"]) == ("2030-01-07T09:00:00Z", "2030-01-07T10:00:00Z")
     assert mine["reason"].startswith("both sides moved")
-    overview = (await _get(ops_host, "ops/overview?days=1")).json()
+    overview = (await _get(ops_host, "ops/overview?days=2")).json()
     assert overview["counts"]["conflicts"] >= 1
 
 
@@ -79,5 +79,5 @@ async def test_onboarding_mismatches_are_listed_with_the_last_run(
     assert mine["space_mailbox_missing"]["space_id"] == f"HQ-9-{tag}"
     assert mine["space_mailbox_missing"]["node_id"] == 1001
     assert mine["room_without_space"]["detail"] == "no IBSS space points to room 'Lonely'"
-    overview = (await _get(ops_host, "ops/overview?days=1")).json()
+    overview = (await _get(ops_host, "ops/overview?days=2")).json()
     assert overview["counts"]["onboarding_issues"] >= 2

@@ -58,7 +58,7 @@ async def test_overview_shows_expiry_rounds_errors_and_lag(ops_storage: StorageA
     await log.failed(failed, "IBSS 500: down")
 
     admin = AdminService(ops_storage, Sent())
-    overview = await admin.overview(days=1)
+    overview = await admin.overview(days=2)
     rooms = {r.mailbox: r for r in overview.rooms}
     assert rooms[soon].subscription_near_expiry
     assert not rooms[later].subscription_near_expiry
@@ -74,6 +74,6 @@ async def test_overview_shows_expiry_rounds_errors_and_lag(ops_storage: StorageA
     assert overview.counts.events_by_state["error"] >= 1
     assert await admin.count_subscriptions_near_expiry() >= 1
     mine = [
-        e for e in (await admin.sync_events(None, days=1)).items if e.space_id in (f"S-{tag}", f"L-{tag}")
+        e for e in (await admin.sync_events(None, days=2)).items if e.space_id in (f"S-{tag}", f"L-{tag}")
     ]
     assert sorted(e.state.value for e in mine) == ["done", "error"]

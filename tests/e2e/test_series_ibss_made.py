@@ -1,8 +1,8 @@
 """IBSS booking series -> one recurring Outlook meeting, end to end on the local stack, both modes.
 
-Both emulators' clocks are set a week before a weekly series that crosses Berlin's next DST change (at
-least five weeks after today, so the series lies ahead of the real clock the dev host keeps), inside IBSS's
-90-day booking window.
+Both emulators' clocks are set a week before a weekly series that crosses a DST change of Berlin's, inside
+IBSS's 90-day booking window. The series always lies beyond the dev host's own 90-day window of the real
+clock (the rooms' delta rounds never see it), whatever today's date.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ALICE, BOB, DAVE = "alice@contoso.example", "bob@contoso.example", "dave@contoso
 AURORA, CIRRUS = "aurora@contoso.example", "cirrus@contoso.example"
 # A Monday three weeks before a DST change (a Sunday): weekly dates 0-2 lie on one side of it, 3-5 on the
 # other. The emulators' clock starts a week before the first date.
-FIRST = at(next_dst_change(datetime.now(UTC).date() + timedelta(days=34)) - timedelta(days=20), 10)
+FIRST = at(next_dst_change(datetime.now(UTC).date() + timedelta(days=111)) - timedelta(days=20), 10)
 CLOCK = datetime.combine(FIRST.date() - timedelta(days=7), dtime(8, 0), UTC)
 
 

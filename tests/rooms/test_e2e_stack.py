@@ -10,6 +10,8 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,20 @@ from scripts.stack import ROOT, free_port, stop_process
 from shared.rooms.models import RoomRow
 from shared.rooms.store import RoomStore
 from shared.storage.account import StorageAccount
-from tests.rooms.conftest import ALICE, SYNCED_ROOMS, in_sync, meeting, slot
+from tests.rooms.conftest import ALICE, SYNCED_ROOMS, emulator_now, in_sync, meeting
+from tests.slots import bookable_day
 
 pytestmark = pytest.mark.e2e
 
 AURORA, BOREALIS, CIRRUS, DELTA = SYNCED_ROOMS
 DELTA_ENDPOINT = "GET /users/{id}/calendarView/delta"
+
+
+def slot(g: GraphEmulator, day: int, hour: int) -> datetime:
+    """``hour``:00 UTC on bookable weekday ``day`` (tests/slots.py) of the emulator's date: the dev host
+    decides with the real clock, so a weekend day would take another path (the rooms' policy) than a
+    weekday (IBSS, whose clock these tests freeze in 2030, refuses a booking in its past)."""
+    return datetime.combine(bookable_day(day, emulator_now(g)), dtime(hour), UTC)
 
 
 @dataclass
@@ -86,7 +96,11 @@ def start_rooms_host(
 ) -> subprocess.Popen[bytes]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    defaults = {"SYNC_ONBOARDING_INTERVAL_SECONDS": "3600", "SYNC_SAFETY_NET_SECONDS": "3600"}
+    defaults = {
+        "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
+        "SYNC_SAFETY_NET_SECONDS": "3600",
+        "SYNC_IBSS_SAFETY_POLL_SECONDS": "3600",
+    }
     full_env = dict(
         os.environ,
         **{**defaults, **env},
@@ -95,6 +109,7 @@ def start_rooms_host(
         DEVHOST_MASTER_KEY="m",
         PYTHONUNBUFFERED="1",
         SYNC_TIMER_SCHEDULE="*/1 * * * * *",
+        SYNC_IBSS_FEED_SCHEDULE="*/1 * * * * *",
         GRAPH_BASE_URL=g.base_url,
         GRAPH_AUTHORITY=g.authority,
         GRAPH_TENANT_ID=g.tenant_id,

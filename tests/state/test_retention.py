@@ -14,11 +14,13 @@ from shared.state.retention import Retention
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
 from shared.sync import LinkState, Managed, Side, SyncBase
+from tests.stack_fixtures import AzuritePool
 
 
 @pytest.fixture
-async def storage(storage_connection: str) -> AsyncIterator[StorageAccount]:
-    account = StorageAccount.from_settings(AppSettings(AzureWebJobsStorage=storage_connection))
+async def storage(azurite_pool: AzuritePool) -> AsyncIterator[StorageAccount]:
+    # An account of its own: the session's dev host runs the same purge on the shared one at 03:30 UTC.
+    account = StorageAccount.from_settings(AppSettings(AzureWebJobsStorage=azurite_pool.take()))
     yield account
     await account.close()
 

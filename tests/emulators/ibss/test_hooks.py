@@ -241,3 +241,48 @@ def test_signature_is_hmac_sha256_over_id_timestamp_body(hooked: IbssEmulator, r
     expected = base64.b64encode(hmac.new(key, signed_content, hashlib.sha256).digest()).decode()
     versions = dict(part.split(",", 1) for part in hook.headers["webhook-signature"].split(" "))
     assert versions == {"v1": expected}
+
+
+def test_hooks_off_sends_nothing_and_keeps_the_target(hooked: IbssEmulator, receiver: HookReceiver):
+    hooked.set_hooks(enabled=False)
+    booking = hooked.act_book("bob@contoso.example", "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+    hooked.act_cancel("bob@contoso.example", booking["Booking_Id"])
+    time.sleep(0.2)
+    assert receiver.received == []
+    assert [d["status"] for d in hooked.hook_deliveries()] == ["off", "off"]
+    hooked.set_hooks(enabled=True)  # the target was kept: on again, hooks flow
+    hooked.act_book("bob@contoso.example", "HQ-2-DELTA", TUE.replace(hour=9), TUE.replace(hour=10))
+    assert [e.type for e in events(receiver.wait_for(1))] == [IbssHookType.CREATED]
+
+
+def test_a_share_of_hooks_is_dropped_at_random_and_repeatably(hooked: IbssEmulator, receiver: HookReceiver):
+    def run() -> list[str]:
+        hooked.reset(clock=TUE.replace(hour=7))
+        hooked.set_hook_target(receiver.url, SECRET, backoff_s=0.05)
+        hooked.set_hooks(drop_share=0.5)
+        for hour in range(8, 18):
+            hooked.act_book(
+                "bob@contoso.example",
+                "HQ-2-CIRRUS",
+                TUE.replace(hour=hour),
+                TUE.replace(hour=hour, minute=30),
+            )
+        return [d["status"] for d in hooked.wait_hooks_settled()]
+
+    first = run()
+    assert set(first) == {"dropped", "delivered"}
+    assert 2 <= first.count("dropped") <= 8
+    assert run() == first  # seeded: the same hooks are dropped on every run
+    with pytest.raises(EmulatorControlError):
+        hooked.set_hooks(drop_share=1.5)
+
+
+def test_hooks_off_from_the_start() -> None:
+    with IbssEmulator(hooks=False) as emu, HookReceiver() as receiver:
+        emu.reset(clock=TUE.replace(hour=7))
+        emu.set_hook_target(receiver.url, SECRET)
+        emu.act_book("bob@contoso.example", "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+        assert [d["status"] for d in emu.hook_deliveries()] == ["off"]
+        emu.reset(clock=TUE.replace(hour=7))
+        emu.act_book("bob@contoso.example", "HQ-2-CIRRUS", TUE.replace(hour=9), TUE.replace(hour=10))
+        assert [d["status"] for d in emu.hook_deliveries()] == ["off"]  # reset keeps the start-up setting

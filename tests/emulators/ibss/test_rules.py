@@ -549,3 +549,53 @@ def test_visitors_get_visit_records(api):
         Booking_Parties=[{"Email": "x@y.example", "IsVisitor": 1, "Visit_Id": "nope"}],
     )
     assert bad.status_code == 400
+
+
+def _modified_filter(api: httpx.Client, since: datetime) -> list[str]:
+    """Ids of the bookings modified since ``since``, the demo seeds left out (their clock rules run too)."""
+    resp = api.get(f"/v2/{NODE}/bookings", params={"$filter": f"Booking_Modified ge {iso(since)}"})
+    resp.raise_for_status()
+    return [b["Booking_Id"] for b in resp.json()["value"] if b["Booking_Name"] not in _SEED_NAMES]
+
+
+_SEED_NAMES = {"Team stand-up", "Quarterly review", "Desk"}
+
+
+def test_booking_modified_moves_on_every_change_the_change_feed_relies_on(
+    emu: IbssEmulator, api: httpx.Client
+) -> None:
+    """Create, edit, cancel, check-in, check-out and auto-cancel each set Booking_Modified to IBSS's clock
+    (and a new ETag), so `Booking_Modified ge <watermark>` finds every one of them."""
+    start = TUE.replace(hour=9)
+    alice = "alice@contoso.example"
+    edited = emu.act_book(alice, "HQ-1-AURORA", start, start + timedelta(hours=1), name="Edited")
+    cancelled = emu.act_book(alice, "HQ-1-BOREALIS", start, start + timedelta(hours=1), name="Cancelled")
+    visited = emu.act_book(alice, "HQ-2-CIRRUS", start, start + timedelta(hours=1), name="Visited")
+    no_show = emu.act_book(alice, "HQ-2-DELTA", start, start + timedelta(hours=1), name="No show")
+    ids = {b["Booking_Id"] for b in (edited, cancelled, visited, no_show)}
+
+    def step(minutes: float) -> datetime:
+        emu.advance_clock(minutes=minutes)
+        return emu.now()
+
+    mark = step(1)
+    emu.act_edit(alice, edited["Booking_Id"], name="Edited v2")
+    emu.act_cancel(alice, cancelled["Booking_Id"])
+    assert set(_modified_filter(api, mark)) == {edited["Booking_Id"], cancelled["Booking_Id"]}
+
+    emu.set_clock(start - timedelta(minutes=5))
+    mark = emu.now()
+    emu.act_check_in(alice, visited["Booking_Id"])
+    assert _modified_filter(api, mark) == [visited["Booking_Id"]]
+
+    mark = step(25)  # past the 15-minute threshold: no-shows are auto-cancelled by the clock alone
+    assert set(_modified_filter(api, mark)) == {no_show["Booking_Id"], edited["Booking_Id"]}
+    mark = step(1)
+    emu.act_check_out(alice, visited["Booking_Id"])
+    assert _modified_filter(api, mark) == [visited["Booking_Id"]]
+
+    rows = {b["Booking_Id"]: b for b in emu.state()["bookings"] if b["Booking_Id"] in ids}
+    assert rows[no_show["Booking_Id"]]["Booking_Status"] == rows[edited["Booking_Id"]]["Booking_Status"]
+    assert rows[no_show["Booking_Id"]]["Booking_Status"] == "Auto Cancelled"
+    assert rows[visited["Booking_Id"]]["Booking_Status"] == "Completed"
+    assert len({b["Booking_Etag"] for b in rows.values()}) == 4
