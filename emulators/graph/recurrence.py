@@ -1,7 +1,8 @@
 """Hand-written expansion of Graph ``patternedRecurrence`` (an oracle independent of rrule).
 
 Semantics follow Graph's recurrencePattern/recurrenceRange docs and Exchange's rules:
-occurrences are the dates on or after ``range.startDate`` that match the pattern; a
+occurrences are the dates on or after ``range.startDate`` that match the pattern, with the
+interval counted from the first of them (not from ``startDate``'s week, month or year); a
 ``dayOfMonth`` past the end of a month means the month's last day (EWS DayOfMonth docs);
 relative patterns pick the index-th day of the month whose weekday is in ``daysOfWeek``.
 Times are wall-clock times in the recurrence time zone, converted to UTC per occurrence.
@@ -158,8 +159,22 @@ def _nth_weekday(year: int, month: int, days: tuple[int, ...], index: str) -> da
     return matches[INDEXES.index(index)]
 
 
+def _in_month(p: Pattern, year: int, month: int) -> date:
+    """The pattern's one date in a month (monthly and yearly types)."""
+    if p.type in ("absoluteMonthly", "absoluteYearly"):
+        return _clamped(year, month, p.day_of_month)
+    return _nth_weekday(year, month, p.days_of_week, p.index)
+
+
 def _pattern_dates(p: Pattern, start: date) -> Iterator[date]:
-    """Every date matching the pattern on or after ``start``, ascending (unbounded)."""
+    """Every date of the pattern on or after ``start``, ascending (unbounded).
+
+    The interval counts from the first occurrence (the first fitting date on or after ``start``),
+    not from ``start``: MS-OXOCAL 2.2.1.44.1 stores the first occurrence as the pattern's StartDate
+    and derives the interval's anchor from it (weekly: the week, by FirstDOW, "in which the first
+    event of the recurring series occurs"); Graph's example "first Thursday of every other month
+    starting August 29, 2017" begins in September.
+    """
     k = 0
     if p.type == "daily":
         while True:
@@ -169,39 +184,37 @@ def _pattern_dates(p: Pattern, start: date) -> Iterator[date]:
             yield d
             k += 1
     elif p.type == "weekly":
-        week0 = start - timedelta(days=(start.weekday() - p.first_day_of_week) % 7)
+        first = next(
+            start + timedelta(days=i) for i in range(7) if (start.weekday() + i) % 7 in p.days_of_week
+        )
+        week0 = first - timedelta(days=(first.weekday() - p.first_day_of_week) % 7)
         while True:
             ws = week0 + timedelta(days=7 * p.interval * k)
             if ws.year > _MAX_YEAR:
                 return
             for off in range(7):
                 d = ws + timedelta(days=off)
-                if d.weekday() in p.days_of_week and d >= start:
+                if d.weekday() in p.days_of_week and d >= first:
                     yield d
             k += 1
     elif p.type in ("absoluteMonthly", "relativeMonthly"):
+        # The first occurrence is in start's month or, if that month's date is earlier, the next.
+        y0, m0 = start.year, start.month
+        if _in_month(p, y0, m0) < start:
+            y0, m0 = _add_months(y0, m0, 1)
         while True:
-            y, m = _add_months(start.year, start.month, k * p.interval)
+            y, m = _add_months(y0, m0, k * p.interval)
             if y > _MAX_YEAR:
                 return
-            if p.type == "absoluteMonthly":
-                d = _clamped(y, m, p.day_of_month)
-            else:
-                d = _nth_weekday(y, m, p.days_of_week, p.index)
-            if d >= start:
-                yield d
+            yield _in_month(p, y, m)
             k += 1
     else:
+        y0 = start.year if _in_month(p, start.year, p.month) >= start else start.year + 1
         while True:
-            y = start.year + k * p.interval
+            y = y0 + k * p.interval
             if y > _MAX_YEAR:
                 return
-            if p.type == "absoluteYearly":
-                d = _clamped(y, p.month, p.day_of_month)
-            else:
-                d = _nth_weekday(y, p.month, p.days_of_week, p.index)
-            if d >= start:
-                yield d
+            yield _in_month(p, y, p.month)
             k += 1
 
 

@@ -59,14 +59,19 @@ def effective_time_zone(recurrence: PatternedRecurrence, time_zone: str) -> str:
 
 
 def to_rrule(recurrence: PatternedRecurrence, dtstart: datetime) -> rr.rrule:
-    """The dateutil rule for a pattern, starting at the naive local ``dtstart``.
+    """The dateutil rule for a pattern whose range starts at the naive local ``dtstart``.
 
+    * The rule's own DTSTART is the series' first occurrence: the first date on or after ``dtstart``
+      that fits the pattern. The interval and ``COUNT`` are counted from it, as Exchange does
+      (MS-OXOCAL 2.2.1.44.1: the pattern's StartDate is the first occurrence and the interval's
+      anchor is derived from it; Graph: "first Thursday of every other month starting August 29,
+      2017 ... the first occurrence of this series will be in September").
     * ``dayOfMonth`` 29-31 becomes ``BYMONTHDAY=28..d;BYSETPOS=-1``: the day itself where the month
       has it, else the month's last day (EWS DayOfMonth [DOC]; plain RFC 5545 would skip the month).
     * ``index`` first..fourth/last becomes ``BYSETPOS=1..4/-1`` over the weekday set.
     * ``firstDayOfWeek`` becomes ``WKST`` (it matters for weekly with interval > 1).
-    * ``numbered`` becomes ``COUNT`` (counted from the series start), ``endDate`` becomes ``UNTIL``
-      at the end of that local day (inclusive by date).
+    * ``numbered`` becomes ``COUNT`` (counted from the first occurrence), ``endDate`` becomes
+      ``UNTIL`` at the end of that local day (inclusive by date).
     """
     p, r = recurrence.pattern, recurrence.range
     if dtstart.tzinfo is not None:
@@ -87,19 +92,27 @@ def to_rrule(recurrence: PatternedRecurrence, dtstart: datetime) -> rr.rrule:
         count = r.number_of_occurrences
     elif r.type is RecurrenceRangeType.END_DATE and r.end_date is not None:
         until = datetime.combine(r.end_date, time.max)
-    return rr.rrule(
-        _FREQ[p.type],
-        dtstart=dtstart,
-        interval=p.interval,
-        wkst=_WEEKDAYS[p.first_day_of_week.weekday],
-        count=count,
-        until=until,
-        bymonth=p.month or None,
-        bymonthday=bymonthday,
-        byweekday=days,
-        bysetpos=bysetpos,
-        cache=False,
-    )
+
+    def rule(start: datetime, interval: int, count: int | None, until: datetime | None) -> rr.rrule:
+        return rr.rrule(
+            _FREQ[p.type],
+            dtstart=start,
+            interval=interval,
+            wkst=_WEEKDAYS[p.first_day_of_week.weekday],
+            count=count,
+            until=until,
+            bymonth=p.month or None,
+            bymonthday=bymonthday,
+            byweekday=days,
+            bysetpos=bysetpos,
+            cache=False,
+        )
+
+    # With interval 1 every period is active, so its first instance is the first fitting date
+    # (dateutil never yields a DTSTART that does not fit). Anchored there, the interval counts
+    # weeks (by WKST), months or years from the first occurrence instead of from startDate's.
+    first: datetime | None = next(iter(rule(dtstart, 1, None, None)), None)
+    return rule(first or dtstart, p.interval, count, until)
 
 
 def local_to_utc(local: datetime, tz: ZoneInfo) -> datetime:

@@ -121,9 +121,62 @@ def test_31st_monthly_is_the_last_day_of_shorter_months() -> None:
     assert dates(leap, 3) == [date(2028, 1, 30), date(2028, 2, 29), date(2028, 3, 30)]
 
 
-def test_monthly_interval_counts_from_the_start_month() -> None:
+def test_monthly_interval_counts_from_the_first_occurrence() -> None:
+    # 15 Jan is before startDate, so the first occurrence is 15 Feb and every third month counts from
+    # February (MS-OXOCAL 2.2.1.44.1: the interval's anchor is derived from the first occurrence).
     r = rec({"type": "absoluteMonthly", "interval": 3, "dayOfMonth": 15}, startDate="2026-01-20")
-    assert dates(r, 3) == [date(2026, 4, 15), date(2026, 7, 15), date(2026, 10, 15)]
+    assert dates(r, 3) == [date(2026, 2, 15), date(2026, 5, 15), date(2026, 8, 15)]
+
+
+def test_graph_example_first_thursday_of_every_other_month_starts_in_september() -> None:
+    # Graph "Schedule repeating appointments": "Because the value of startDate is after the first
+    # Thursday in August, the first occurrence of this series will be in September."
+    r = rec(
+        {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["thursday"], "index": "first"},
+        startDate="2017-08-29",
+    )
+    assert dates(r, 3) == [date(2017, 9, 7), date(2017, 11, 2), date(2018, 1, 4)]
+
+
+def test_weekly_interval_counts_from_the_week_of_the_first_occurrence() -> None:
+    # Every other Tuesday from Wednesday 7 Jan 2026: the first Tuesday is 13 Jan, and its week
+    # (MS-OXOCAL 2.2.1.44.1.1: the week "in which the first event of the recurring series occurs")
+    # is week 0, whichever day starts the week.
+    for first_day in ("sunday", "monday", "wednesday"):
+        r = rec(
+            {"type": "weekly", "interval": 2, "daysOfWeek": ["tuesday"], "firstDayOfWeek": first_day},
+            startDate="2026-01-07",
+        )
+        assert dates(r, 3) == [date(2026, 1, 13), date(2026, 1, 27), date(2026, 2, 10)], first_day
+    # Mon+Fri every other week from Saturday 3 Jan, weeks starting Monday: the first occurrence is
+    # Monday 5 Jan, so that week is active and the week of 12 Jan is not.
+    r = rec(
+        {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "friday"], "firstDayOfWeek": "monday"},
+        startDate="2026-01-03",
+    )
+    assert dates(r, 4) == [date(2026, 1, 5), date(2026, 1, 9), date(2026, 1, 19), date(2026, 1, 23)]
+
+
+def test_yearly_interval_counts_from_the_year_of_the_first_occurrence() -> None:
+    absolute = rec(
+        {"type": "absoluteYearly", "interval": 2, "month": 3, "dayOfMonth": 10}, startDate="2026-06-01"
+    )
+    assert dates(absolute, 3) == [date(2027, 3, 10), date(2029, 3, 10), date(2031, 3, 10)]
+    relative = rec(
+        {"type": "relativeYearly", "interval": 3, "month": 5, "daysOfWeek": ["monday"], "index": "last"},
+        startDate="2026-05-26",  # after the last Monday of May 2026 (25th)
+    )
+    assert dates(relative, 2) == [date(2027, 5, 31), date(2030, 5, 27)]
+
+
+def test_numbered_counts_from_the_first_occurrence() -> None:
+    r = rec(
+        {"type": "absoluteMonthly", "interval": 2, "dayOfMonth": 31},
+        type="numbered",
+        startDate="2026-02-01",  # January's 31st is before it: the first occurrence is 28 Feb
+        numberOfOccurrences=3,
+    )
+    assert dates(r, 10) == [date(2026, 2, 28), date(2026, 4, 30), date(2026, 6, 30)]
 
 
 def test_weekly_interval_two_depends_on_first_day_of_week() -> None:

@@ -96,8 +96,9 @@ def test_relative_monthly_second_tuesday_and_last_friday():
         {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["friday"], "index": "last"},
         {"type": "numbered", "startDate": "2026-01-31", "numberOfOccurrences": 3},
     )
-    # January's last Friday (30th) is before startDate, so the series starts in March.
-    assert last_fri == [date(2026, 3, 27), date(2026, 5, 29), date(2026, 7, 31)]
+    # January's last Friday (30th) is before startDate, so the first occurrence is February's, and
+    # every other month counts from February (Exchange anchors the interval on the first occurrence).
+    assert last_fri == [date(2026, 2, 27), date(2026, 4, 24), date(2026, 6, 26)]
 
 
 def test_relative_monthly_several_days_picks_nth_matching_day():
@@ -167,23 +168,39 @@ def test_invalid_patterns_rejected(bad):
         rec.parse(bad)
 
 
+def _fits(p: rec.Pattern, d: date) -> bool:
+    """Whether ``d`` satisfies the pattern, ignoring the interval."""
+    if p.type == "daily":
+        return True
+    if p.type == "weekly":
+        return d.weekday() in p.days_of_week
+    if p.type in ("absoluteMonthly", "relativeMonthly"):
+        return d == _target(p, d.year, d.month)
+    return d.month == p.month and d == _target(p, d.year, d.month)
+
+
 def _brute(p: rec.Pattern, r: rec.Range, n: int) -> list[date]:
-    """Day-by-day reference: a date matches if it satisfies the pattern's definition."""
+    """Day-by-day reference: a date matches if it satisfies the pattern's definition, with the
+    interval counted from the first fitting date on or after startDate (Exchange's anchor)."""
     out: list[date] = []
-    d = r.start_date
-    week0 = d - timedelta(days=(d.weekday() - p.first_day_of_week) % 7)
+    first = r.start_date
+    while not _fits(p, first):
+        first += timedelta(days=1)
+    d = first
+    week0 = first - timedelta(days=(first.weekday() - p.first_day_of_week) % 7)
     while len(out) < n and d.year < r.start_date.year + 45:
-        months = (d.year - r.start_date.year) * 12 + d.month - r.start_date.month
-        years = d.year - r.start_date.year
+        months = (d.year - first.year) * 12 + d.month - first.month
+        years = d.year - first.year
         ok = False
-        if p.type == "daily":
-            ok = (d - r.start_date).days % p.interval == 0
-        elif p.type == "weekly":
-            ok = d.weekday() in p.days_of_week and ((d - week0).days // 7) % p.interval == 0
-        elif p.type in ("absoluteMonthly", "relativeMonthly"):
-            ok = months % p.interval == 0 and d == _target(p, d.year, d.month)
-        else:
-            ok = years % p.interval == 0 and d.month == p.month and d == _target(p, d.year, d.month)
+        if _fits(p, d):
+            if p.type == "daily":
+                ok = (d - first).days % p.interval == 0
+            elif p.type == "weekly":
+                ok = ((d - week0).days // 7) % p.interval == 0
+            elif p.type in ("absoluteMonthly", "relativeMonthly"):
+                ok = months % p.interval == 0
+            else:
+                ok = years % p.interval == 0
         if ok:
             if r.type == "endDate" and r.end_date and d > r.end_date:
                 break
