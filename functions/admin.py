@@ -127,7 +127,10 @@ async def ops_onboarding(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
 async def ops_metrics(timer: func.TimerRequest) -> None:
-    """Publishes subscriptions_near_expiry (the alert and workbook read it)."""
+    """Publishes subscriptions_near_expiry and ibss_feeds_stale (the alerts and workbook read them)."""
     count = await _service().publish_subscriptions_near_expiry()
     if count:
         log.warning("subscriptions near expiry", extra={"count": count})
+    stale = await _service().publish_ibss_feeds_stale()
+    if stale:
+        log.warning("ibss change feed stale", extra={"buildings": stale})

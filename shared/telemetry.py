@@ -72,6 +72,10 @@ subscriptions_near_expiry = _meter.create_gauge(
     "subscriptions_near_expiry",
     description="Graph subscriptions expiring within NEAR_EXPIRY_HOURS (renewal is overdue)",
 )
+ibss_feeds_stale = _meter.create_gauge(
+    "ibss_feeds_stale",
+    description="Buildings whose IBSS change feed has not polled successfully for 15 minutes",
+)
 subscription_renewal_failed = _meter.create_counter(
     "subscription_renewal_failed", description="Graph subscription renewals or re-creations that failed"
 )

@@ -104,6 +104,22 @@ customMetrics
     threshold: 0
   }
   {
+    suffix: 'ibss-feed-stale'
+    displayName: 'IBSS change feed stale'
+    description: 'A building\'s IBSS change feed has not polled successfully for 15 minutes (IBSS unreachable, key refused, or the timer stopped). Flex and Roamer edits of that building do not reach Outlook until it recovers; the ops page shows the last error.'
+    severity: 1
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    query: '''
+customMetrics
+| where name == "ibss_feeds_stale"
+| project timestamp, StaleBuildings = valueMax
+'''
+    metricMeasureColumn: 'StaleBuildings'
+    timeAggregation: 'Maximum'
+    threshold: 0
+  }
+  {
     suffix: 'poison-messages'
     displayName: 'Messages moved to a poison queue'
     description: 'A queue message failed maxDequeueCount times and was moved to <queue>-poison; the change it carried is not applied until replayed.'

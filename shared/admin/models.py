@@ -42,11 +42,28 @@ class BuildingStatus(_Out):
     rooms_with_errors: int
 
 
+class FeedStatus(_Out):
+    """One building's IBSS change feed (shared/ibss/feed.py)."""
+
+    node_id: int
+    mode: str | None  # hooks+poll | poll, of the last poll
+    watermark: datetime
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    since_last_success_seconds: float | None
+    next_poll_at: datetime
+    failures: int  # in a row
+    last_error: str | None
+    last_handed_on: int
+    stale: bool  # no successful poll for 15 minutes
+
+
 class OverviewCounts(_Out):
     events_by_state: dict[str, int]
     conflicts: int
     onboarding_issues: int
     subscriptions_near_expiry: int
+    ibss_feeds_stale: int = 0
 
 
 class Overview(_Out):
@@ -54,6 +71,7 @@ class Overview(_Out):
     days: int
     buildings: list[BuildingStatus]
     rooms: list[RoomStatus]
+    ibss_feeds: list[FeedStatus] = []
     counts: OverviewCounts
 
 

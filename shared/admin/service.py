@@ -14,6 +14,7 @@ from shared.admin.models import (
     BuildingStatus,
     ConflictList,
     ConflictView,
+    FeedStatus,
     OnboardingIssueView,
     OnboardingList,
     Overview,
@@ -23,8 +24,10 @@ from shared.admin.models import (
     SyncEventList,
     SyncEventView,
 )
+from shared.ibss.feed import FeedState, is_stale
 from shared.rooms.models import RoomRow
 from shared.rooms.store import BuildingStore, OnboardingReport, RoomStore
+from shared.state.ibss_feed import TableFeedStore
 from shared.state.sync_events import MessageSender, SyncEvent, SyncEventLog, SyncEventState
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
@@ -68,6 +71,7 @@ class AdminService:
         events = await self.events.recent(days=days, limit=5000)
         conflicts = await self._conflict_entities(days, limit=5000)
         issues = await OnboardingReport(self.account).issues()
+        feeds = [self._feed_status(f, now) for f in await TableFeedStore(self.account).list_all()]
 
         lag: dict[tuple[int | None, str | None], float] = {}
         errors: Counter[tuple[int | None, str | None]] = Counter()
@@ -86,12 +90,31 @@ class AdminService:
             days=days,
             buildings=self._buildings(statuses, buildings),
             rooms=statuses,
+            ibss_feeds=sorted(feeds, key=lambda f: f.node_id),
             counts=OverviewCounts(
                 events_by_state={s.value: by_state.get(s.value, 0) for s in SyncEventState},
                 conflicts=len(conflicts),
                 onboarding_issues=len(issues),
                 subscriptions_near_expiry=sum(r.subscription_near_expiry for r in statuses),
+                ibss_feeds_stale=sum(f.stale for f in feeds),
             ),
+        )
+
+    @staticmethod
+    def _feed_status(state: FeedState, now: datetime) -> FeedStatus:
+        since = (now - state.last_success_at).total_seconds() if state.last_success_at else None
+        return FeedStatus(
+            node_id=state.node_id,
+            mode=state.mode.value if state.mode else None,
+            watermark=state.watermark,
+            last_poll_at=state.last_poll_at,
+            last_success_at=state.last_success_at,
+            since_last_success_seconds=round(since, 1) if since is not None else None,
+            next_poll_at=state.next_poll_at,
+            failures=state.failures,
+            last_error=state.last_error,
+            last_handed_on=state.last_handed_on,
+            stale=is_stale(state, now),
         )
 
     def _room_status(
@@ -220,6 +243,14 @@ class AdminService:
         gauge (the workbook and the admins read it); the ops timer calls this every 5 minutes."""
         count = await self.count_subscriptions_near_expiry()
         telemetry.subscriptions_near_expiry.set(count)
+        return count
+
+    async def publish_ibss_feeds_stale(self) -> int:
+        """Buildings whose IBSS change feed has not polled successfully for 15 minutes: the ibss_feeds_stale
+        gauge (the alert reads it); the ops timer calls this every 5 minutes."""
+        now = self.clock()
+        count = sum(is_stale(f, now) for f in await TableFeedStore(self.account).list_all())
+        telemetry.ibss_feeds_stale.set(count)
         return count
 
     async def count_subscriptions_near_expiry(self) -> int:

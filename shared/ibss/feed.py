@@ -94,6 +94,8 @@ class FeedState(BaseModel):
     failures: int = Field(default=0, ge=0)  # in a row
     last_handed_on: int = Field(default=0, ge=0)
     last_pages: int = Field(default=0, ge=0)
+    created_at: datetime | None = None
+    interval_seconds: float | None = None  # of the mode of the last poll: how stale is too stale
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -112,6 +114,8 @@ def new_feed(node_id: int, now: datetime, mode: ChangeDetection, settings: FeedS
         watermark=now - timedelta(seconds=settings.overlap_seconds),
         next_poll_at=now + settings.interval(mode),
         mode=mode,
+        created_at=now,
+        interval_seconds=settings.interval(mode).total_seconds(),
     )
 
 
@@ -126,8 +130,22 @@ def claimed(state: FeedState, now: datetime, mode: ChangeDetection, settings: Fe
             "lease_until": now + timedelta(seconds=settings.lease_seconds),
             "last_poll_at": now,
             "mode": mode,
+            "interval_seconds": settings.interval(mode).total_seconds(),
         }
     )
+
+
+STALE_AFTER = timedelta(minutes=15)
+
+
+def is_stale(state: FeedState, now: datetime) -> bool:
+    """No successful poll for 15 minutes (or two intervals, if longer) since the last one or since the
+    building was first seen: its Flex edits may not be reaching Outlook (the ops page and alert say so)."""
+    since = state.last_success_at or state.created_at
+    if since is None:
+        return False
+    allowed = max(STALE_AFTER, timedelta(seconds=2 * (state.interval_seconds or 0)))
+    return now - since > allowed
 
 
 def fingerprint(booking: Booking) -> str:
@@ -408,6 +426,7 @@ __all__ = [
     "claimed",
     "fingerprint",
     "is_due",
+    "is_stale",
     "is_synced",
     "job_for",
     "known_change_detection",

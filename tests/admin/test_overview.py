@@ -1,4 +1,5 @@
-"""The overview joins room rows (rooms package) with sync events; the near-expiry count for the gauge."""
+"""The overview joins room rows (rooms package) with sync events and the IBSS feed's rows; the counts for the
+gauges."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from shared.admin.service import AdminService
+from shared.ibss.feed import ChangeDetection, FeedSettings, after_failure, after_success, new_feed
 from shared.ibss.hooks import IbssHookType
 from shared.ibss.intake import BookingSyncJob
 from shared.rooms.models import RoomRow
 from shared.rooms.store import RoomStore
+from shared.state.ibss_feed import TableFeedStore
 from shared.state.sync_events import SyncEventLog
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
@@ -77,3 +80,43 @@ async def test_overview_shows_expiry_rounds_errors_and_lag(ops_storage: StorageA
         e for e in (await admin.sync_events(None, days=2)).items if e.space_id in (f"S-{tag}", f"L-{tag}")
     ]
     assert sorted(e.state.value for e in mine) == ["done", "error"]
+
+
+async def test_the_ibss_feed_of_each_building_is_shown_and_a_stale_one_counted(
+    ops_storage: StorageAccount,
+) -> None:
+    now = datetime.now(UTC)
+    settings = FeedSettings(default_mode=ChangeDetection.POLL, poll_seconds=30)
+    store = TableFeedStore(ops_storage)
+    fresh_node, stale_node, new_node = 880001, 880002, 880003
+    fresh = after_success(
+        new_feed(fresh_node, now - timedelta(minutes=1), ChangeDetection.POLL, settings),
+        started_at=now - timedelta(seconds=20),
+        handed_on={"k": int(now.timestamp())},
+        pages=1,
+        settings=settings,
+        mode=ChangeDetection.POLL,
+    )
+    stale = after_failure(
+        new_feed(stale_node, now - timedelta(hours=1), ChangeDetection.POLL, settings),
+        now=now - timedelta(seconds=10),
+        reason="IBSS 503: down",
+        settings=settings,
+        mode=ChangeDetection.POLL,
+    ).model_copy(update={"failures": 40})
+    for state in (fresh, stale, new_feed(new_node, now, ChangeDetection.POLL, settings)):
+        await store.create(state)
+
+    admin = AdminService(ops_storage, Sent(), clock=lambda: now)
+    overview = await admin.overview()
+    feeds = {f.node_id: f for f in overview.ibss_feeds}
+    assert feeds[fresh_node].stale is False
+    assert feeds[fresh_node].since_last_success_seconds == 20.0
+    assert feeds[fresh_node].last_handed_on == 1
+    assert feeds[fresh_node].mode == "poll"
+    assert feeds[stale_node].stale is True  # seen an hour ago, never a successful poll
+    assert (feeds[stale_node].failures, feeds[stale_node].last_error) == (40, "IBSS 503: down")
+    assert feeds[stale_node].last_success_at is None
+    assert feeds[new_node].stale is False  # its first poll has not come yet
+    assert overview.counts.ibss_feeds_stale >= 1
+    assert await admin.publish_ibss_feeds_stale() == overview.counts.ibss_feeds_stale

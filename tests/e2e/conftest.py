@@ -63,8 +63,9 @@ def _host(mode: str, storage: str, graph: GraphEmulator, ibss: IbssEmulator) -> 
     return start_host(ROOT / "function_app.py", storage, emulator_env(graph, ibss, port, mode), port=port)
 
 
-# Package scope: a host left running after tests/e2e would keep working (and logging) under later suites.
-@pytest.fixture(scope="package", params=["owner", "room"])
+# Module scope: an idle host left running while another module's stack works would act on the shared
+# emulators (a Graph reset drops its subscriptions; its catch-up round then syncs the other stack's rooms).
+@pytest.fixture(scope="module", params=["owner", "room"])
 def sync_stack_session(
     request: pytest.FixtureRequest, graph_emulator: GraphEmulator, ibss_emulator: IbssEmulator
 ) -> Iterator[SyncStack]:

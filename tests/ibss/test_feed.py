@@ -17,6 +17,7 @@ from shared.ibss.feed import (
     claimed,
     fingerprint,
     is_due,
+    is_stale,
     is_synced,
     job_for,
     known_change_detection,
@@ -212,3 +213,22 @@ def test_the_row_round_trips_through_table_storage_and_a_damaged_cache_is_droppe
     assert from_entity(entity) == state
     assert from_entity({**entity, "recent": "{not json"}).recent == {}
     assert from_entity({**entity, "mode": "bogus"}).mode is None
+
+
+def test_a_feed_is_stale_after_15_minutes_without_a_successful_poll() -> None:
+    fresh = new_feed(1001, NOW, POLL, SETTINGS)
+    assert not is_stale(fresh, NOW + timedelta(minutes=15))
+    assert is_stale(fresh, NOW + timedelta(minutes=15, seconds=1))  # never succeeded since first seen
+    done = after_success(
+        claimed(fresh, NOW, POLL, SETTINGS),
+        started_at=NOW,
+        handed_on={},
+        pages=1,
+        settings=SETTINGS,
+        mode=POLL,
+    )
+    assert not is_stale(done, NOW + timedelta(minutes=14))
+    assert is_stale(done, NOW + timedelta(minutes=16))
+    slow = claimed(done, NOW, POLL, FeedSettings(poll_seconds=1800))  # an interval of 30 min: two of them
+    assert not is_stale(slow, NOW + timedelta(minutes=59))
+    assert is_stale(slow, NOW + timedelta(minutes=61))

@@ -325,7 +325,14 @@ def test_alerts_cover_the_operational_signals(deployment: bg.Deployment) -> None
         assert "customMetrics" in query
         assert query.count("(") == query.count(")")
         queries[alert["suffix"]] = query
-    assert set(queries) == {"subscription-renewal-failed", "poison-messages", "sync-lag", "sync-conflicts"}
+    assert set(queries) == {
+        "subscription-renewal-failed",
+        "ibss-feed-stale",
+        "poison-messages",
+        "sync-lag",
+        "sync-conflicts",
+    }
+    assert '"ibss_feeds_stale"' in queries["ibss-feed-stale"]
     assert '"subscription_renewal_failed"' in queries["subscription-renewal-failed"]
     assert '"poison_messages"' in queries["poison-messages"]
     assert '"sync_propagation_lag_ms"' in queries["sync-lag"]
