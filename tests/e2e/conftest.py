@@ -73,6 +73,10 @@ def sync_stack_session(
     with azurite_running() as azurite:
         host = _host(request.param, azurite.connection_string, graph_emulator, ibss_emulator)
         try:
+            # Onboarded and through its first rounds before a test books: a first round still running would
+            # race the test's own changes (it books an Outlook meeting while Flex books the same slot).
+            storage = azurite.connection_string
+            eventually(lambda: initial_rounds_done(storage), timeout=60, what="initial rounds")
             yield SyncStack(host=host, graph=graph_emulator, ibss=ibss_emulator, host_mode=request.param)
         finally:
             stop_process(host.proc)
