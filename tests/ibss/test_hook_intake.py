@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from emulators.ibss.testing import HookReceiver, IbssEmulator
 from shared.config import AppSettings
 from shared.ibss.hooks import IbssHookType
-from shared.ibss.intake import BookingSyncJob, HookIntake, HookRejected
+from shared.ibss.intake import TOLERANCE_SECONDS, BookingSyncJob, HookIntake, HookRejected
 from shared.state.dedup import TableHookIds
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
@@ -123,9 +123,9 @@ async def test_rejected_hooks_enqueue_nothing(
     elif case == "reserialized_body":
         body = json.dumps(json.loads(body), separators=(",", ":")).encode()
     elif case == "stale":
-        headers = signed(body, at=time.time() - 301)
+        headers = signed(body, at=time.time() - TOLERANCE_SECONDS - 30)
     elif case == "future":
-        headers = signed(body, at=time.time() + 301)
+        headers = signed(body, at=time.time() + TOLERANCE_SECONDS + 30)
     elif case == "missing_signature":
         del headers["webhook-signature"]
     elif case == "garbage_timestamp":
@@ -137,6 +137,28 @@ async def test_rejected_hooks_enqueue_nothing(
         await intake.accept(body, headers)
     assert (err.value.status, err.value.code) == (status, code)
     assert sink.sent == []
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-300, True), (300, True), (-301, False), (301, False)])
+async def test_the_five_minute_window_is_exact_on_a_fixed_clock(
+    storage: StorageAccount, sink: CountingSink, offset: int, accepted: bool
+):
+    # The header is signed at the real time (the signature library checks freshness against it too) and
+    # the intake's own clock is pinned `offset` seconds away, so the boundary is exact, not a race.
+    sent_at = int(time.time())
+    intake = HookIntake(
+        secret=SECRET, seen=TableHookIds(storage), sink=sink, wall_clock=lambda: float(sent_at - offset)
+    )
+    body = hook_body(f"bk-{uuid.uuid4().hex}")
+    headers = signed(body, at=sent_at)
+    if accepted:
+        await intake.accept(body, headers)
+        assert len(sink.jobs()) == 1
+    else:
+        with pytest.raises(HookRejected) as err:
+            await intake.accept(body, headers)
+        assert err.value.code == "StaleTimestamp"
+        assert sink.sent == []
 
 
 async def test_timestamps_within_five_minutes_either_way_are_accepted(intake: HookIntake, sink: CountingSink):
