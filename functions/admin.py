@@ -13,7 +13,7 @@ import re
 import azure.functions as func
 from pydantic import BaseModel
 
-from functions.http_responses import json_error
+from functions.http_responses import json_error, json_response
 from shared.admin.page import render_page
 from shared.admin.service import AdminService
 from shared.state.sync_events import NotReprocessable, SyncEventState
@@ -134,3 +134,24 @@ async def ops_metrics(timer: func.TimerRequest) -> None:
     stale = await _service().publish_ibss_feeds_stale()
     if stale:
         log.warning("ibss change feed stale", extra={"buildings": stale})
+
+
+@bp.route(route="ops/ibss/sweep", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+async def ops_ibss_sweep(req: func.HttpRequest) -> func.HttpResponse:
+    """Queue a reconciliation sweep of every building (or ``?node_id=``); the overview shows the reports."""
+    try:
+        node_id = _int_param(req, "node_id", 0) or None
+    except ValueError as exc:
+        return json_error(400, "BadRequest", str(exc))
+    sweep = services().ibss_sweep
+    if sweep is None:
+        return json_error(409, "NotConfigured", "IBSS is not configured (IBSS_BASE_URL, IBSS_API_KEY)")
+    try:
+        nodes = await sweep.request_all("ops", node_id=node_id)
+    except Exception as exc:
+        log.error("ops sweep request failed", extra={"error": type(exc).__name__})
+        return json_error(503, "Unavailable", "IBSS or the queue is not reachable")
+    if node_id is not None and not nodes:
+        return json_error(404, "UnknownBuilding", f"building {node_id} is not part of the sync")
+    log.info("ibss sweeps queued", extra={"buildings": len(nodes), "requested_by": "ops"})
+    return json_response(202, {"queued": nodes})

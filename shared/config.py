@@ -8,7 +8,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.ibss.feed import ChangeDetection
+from shared.ibss.feed import ChangeDetection, FeedScan
 from shared.sync.policy import PolicyMode
 
 
@@ -89,6 +89,11 @@ class AppSettings(BaseSettings):
     ibss_poll_overlap_seconds: float = Field(
         default=300.0, alias="SYNC_IBSS_POLL_OVERLAP_SECONDS", ge=0, le=86_400
     )
+    # modified: read what changed since the watermark (Booking_Modified ge, an ASSUMED filter). window: for
+    # an IBSS that cannot filter on Booking_Modified, read the bookings overlapping now .. now + N days on
+    # every poll and compare their ETags with the links (shared/ibss/sweep.py; costs more requests).
+    ibss_feed_scan: FeedScan = Field(default="modified", alias="SYNC_IBSS_FEED_SCAN")
+    ibss_scan_days: int = Field(default=14, alias="SYNC_IBSS_SCAN_DAYS", ge=1, le=365)
 
 
 @lru_cache(maxsize=1)

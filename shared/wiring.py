@@ -13,6 +13,7 @@ from shared.graph.notifications import CachedClientStates, NotificationIntake
 from shared.ibss.client import IbssClient
 from shared.ibss.feed import ChangeDetection, FeedSettings, IbssChangeFeed
 from shared.ibss.intake import HookIntake
+from shared.ibss.sweep import ReconciliationSweep
 from shared.notification_log import NotificationLog
 from shared.rooms.ports import RoomChangeSink
 from shared.rooms.runtime import build_rooms_service
@@ -20,8 +21,9 @@ from shared.rooms.service import RoomsService
 from shared.rooms.sink import RecordingChangeSink
 from shared.rooms.store import BuildingStore
 from shared.state.dedup import TableHookIds
-from shared.state.ibss_feed import TableFeedStore
+from shared.state.ibss_feed import TableFeedStore, TableSweepReports
 from shared.state.ibss_series import TableSeriesStore
+from shared.state.links import TableLinkStore
 from shared.state.subscriptions import TableSubscriptionStore
 from shared.state.sync_events import describe_error
 from shared.storage.account import StorageAccount, storage_for_current_loop
@@ -44,6 +46,7 @@ class Services:
     hook_intake: HookIntake
     rooms: RoomsService
     ibss_feed: IbssChangeFeed | None  # None: IBSS is not configured
+    ibss_sweep: ReconciliationSweep | None  # None: IBSS is not configured
 
 
 log = logging.getLogger(__name__)
@@ -66,11 +69,12 @@ def _room_sink(settings: AppSettings, storage: StorageAccount) -> RoomChangeSink
     )
 
 
-def _ibss_feed(
+def _ibss_change_detection(
     settings: AppSettings, storage: StorageAccount, queues: StorageQueueSink
-) -> IbssChangeFeed | None:
+) -> tuple[IbssChangeFeed | None, ReconciliationSweep | None]:
+    """The change feed and the reconciliation sweep (None, None: IBSS is not configured)."""
     if not (settings.ibss_base_url and settings.ibss_api_key):
-        return None
+        return None, None
     client = IbssClient(settings.ibss_base_url, settings.ibss_api_key)
     try:
         scope = reconciler_for_current_loop(settings, storage).scope  # one scope read a minute, not two
@@ -92,7 +96,8 @@ def _ibss_feed(
             )
             return {}
 
-    return IbssChangeFeed(
+    links = TableLinkStore(storage)
+    feed = IbssChangeFeed(
         client=client,
         store=TableFeedStore(storage),
         sink=queues,
@@ -101,11 +106,25 @@ def _ibss_feed(
             poll_seconds=settings.ibss_poll_seconds,
             safety_poll_seconds=settings.ibss_safety_poll_seconds,
             overlap_seconds=settings.ibss_poll_overlap_seconds,
+            scan=settings.ibss_feed_scan,
+            scan_days=settings.ibss_scan_days,
         ),
         synced_spaces=synced_spaces,
         overrides=overrides,
+        links=links,
         describe_error=describe_error,
     )
+    sweep = ReconciliationSweep(
+        client=client,
+        links=links,
+        reports=TableSweepReports(storage),
+        sink=queues,
+        synced_spaces=synced_spaces,
+        buildings=feed.sync_buildings,
+        horizon_days=settings.sync_horizon_days,
+        describe_error=describe_error,
+    )
+    return feed, sweep
 
 
 def services() -> Services:
@@ -116,6 +135,7 @@ def services() -> Services:
         storage = storage_for_current_loop(settings)
         queues = StorageQueueSink(storage)
         subscriptions = TableSubscriptionStore(storage)
+        feed, sweep = _ibss_change_detection(settings, storage, queues)
         found = Services(
             settings=settings,
             storage=storage,
@@ -128,7 +148,8 @@ def services() -> Services:
             notification_log=NotificationLog(storage),
             hook_intake=HookIntake(secret=settings.ibss_hook_secret, seen=TableHookIds(storage), sink=queues),
             rooms=build_rooms_service(settings, storage, queues, sink=_room_sink(settings, storage)),
-            ibss_feed=_ibss_feed(settings, storage, queues),
+            ibss_feed=feed,
+            ibss_sweep=sweep,
         )
         _services[loop_id] = found
     return found

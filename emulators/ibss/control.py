@@ -300,6 +300,13 @@ def _parties(raw: Any) -> list[BookingParty]:
     return parties
 
 
+async def purge_booking(request: Request) -> Response:
+    """Hard-delete a booking (gone from the API, not cancelled, no hook): what only a sweep can notice."""
+    st = emu_of(request).state
+    b = st.purge_booking(request.path_params["booking_id"])
+    return JSONResponse({"purged": b.id})
+
+
 async def flex(request: Request) -> Response:
     action = request.path_params["action"]
     body = await _obj_body(request)
@@ -385,4 +392,5 @@ def control_routes() -> list[BaseRoute]:
         Route(f"{PREFIX}/hooks", set_hooks, methods=["PUT"]),
         Route(f"{PREFIX}/api-keys", add_api_key, methods=["POST"]),
         Route(f"{PREFIX}/flex/{{action}}", flex, methods=["POST"]),
+        Route(f"{PREFIX}/bookings/{{booking_id}}", purge_booking, methods=["DELETE"]),
     ]

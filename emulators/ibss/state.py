@@ -496,6 +496,13 @@ class EmulatorState:
         self._cancel(b)
         return b
 
+    def purge_booking(self, booking_id: str) -> Booking:
+        """A hard delete, as a database clean-up would do it: the booking is gone from the API, no hook."""
+        b = self.bookings.pop(booking_id, None)
+        if b is None:
+            raise ApiError(404, "BookingNotFound", f"booking {booking_id!r} not found")
+        return b
+
     def _cancel(self, b: Booking) -> None:
         if b.status in (BookingStatus.CANCELLED, BookingStatus.AUTO_CANCELLED):
             raise ApiError(409, "AlreadyCancelled", f"booking {b.id!r} is already {b.status}")

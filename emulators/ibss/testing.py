@@ -286,6 +286,10 @@ class IbssEmulator:
                 return deliveries
             time.sleep(0.02)
 
+    def purge_booking(self, booking_id: str) -> None:
+        """Hard-delete a booking, as a database clean-up would: gone from the API, no hook sent."""
+        self._ctl("DELETE", f"/bookings/{booking_id}")
+
     # Flex (act as a person)
     def _flex(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._ctl(

@@ -22,6 +22,7 @@ var queueNames = [
   'sync-bookings'
   'sync-rooms'
   'sync-ibss-series'
+  'ibss-sweep'
   'sync-series'
 ]
 

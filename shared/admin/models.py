@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.ibss.sweep import SweepReport
 from shared.state.sync_events import SyncEvent, SyncEventState
 
 
@@ -72,6 +73,7 @@ class Overview(_Out):
     buildings: list[BuildingStatus]
     rooms: list[RoomStatus]
     ibss_feeds: list[FeedStatus] = []
+    ibss_sweeps: list[SweepReport] = []  # each building's last reconciliation sweep
     counts: OverviewCounts
 
 

@@ -27,7 +27,7 @@ from shared.admin.models import (
 from shared.ibss.feed import FeedState, is_stale
 from shared.rooms.models import RoomRow
 from shared.rooms.store import BuildingStore, OnboardingReport, RoomStore
-from shared.state.ibss_feed import TableFeedStore
+from shared.state.ibss_feed import TableFeedStore, TableSweepReports
 from shared.state.sync_events import MessageSender, SyncEvent, SyncEventLog, SyncEventState
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
@@ -72,6 +72,7 @@ class AdminService:
         conflicts = await self._conflict_entities(days, limit=5000)
         issues = await OnboardingReport(self.account).issues()
         feeds = [self._feed_status(f, now) for f in await TableFeedStore(self.account).list_all()]
+        sweeps = await TableSweepReports(self.account).list_all()
 
         lag: dict[tuple[int | None, str | None], float] = {}
         errors: Counter[tuple[int | None, str | None]] = Counter()
@@ -91,6 +92,7 @@ class AdminService:
             buildings=self._buildings(statuses, buildings),
             rooms=statuses,
             ibss_feeds=sorted(feeds, key=lambda f: f.node_id),
+            ibss_sweeps=sorted(sweeps, key=lambda r: r.node_id),
             counts=OverviewCounts(
                 events_by_state={s.value: by_state.get(s.value, 0) for s in SyncEventState},
                 conflicts=len(conflicts),

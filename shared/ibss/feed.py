@@ -36,6 +36,7 @@ from shared.ibss.errors import IbssServerError, IbssThrottled
 from shared.ibss.hooks import IbssHookType
 from shared.ibss.intake import BookingSyncJob, JobSink
 from shared.ibss.models import Booking, BookingStatus, Building
+from shared.ibss.sweep import Finding, LinkReader, compare_with_links, job_for_finding
 from shared.logs import new_correlation_id
 from shared.storage.names import QueueName
 
@@ -61,6 +62,11 @@ def known_change_detection(value: Any) -> ChangeDetection | None:
     return None
 
 
+# How a poll finds changes: "modified" filters on Booking_Modified (ASSUMED grammar, shared/ibss/fields.py);
+# "window" reads the bookings overlapping now .. now + scan_days and compares their ETags with the links.
+FeedScan = Literal["modified", "window"]
+
+
 @dataclass(frozen=True)
 class FeedSettings:
     default_mode: ChangeDetection = ChangeDetection.HOOKS_AND_POLL
@@ -71,6 +77,8 @@ class FeedSettings:
     max_backoff_seconds: float = 900.0
     page_size: int = fields.MAX_PAGE_SIZE
     recent_cap: int = 800  # (booking, ETag) pairs remembered per building; more only costs re-reads
+    scan: FeedScan = "modified"
+    scan_days: int = 14
 
     def interval(self, mode: ChangeDetection) -> timedelta:
         seconds = self.poll_seconds if mode is ChangeDetection.POLL else self.safety_poll_seconds
@@ -260,6 +268,11 @@ def is_synced(booking: Booking, building: Building, synced_spaces: frozenset[str
 # ------------------------------------------------------------------------------------------ runner
 
 
+def _finding_key(finding: Finding) -> str:
+    version = finding.version or finding.kind
+    return hashlib.sha256(f"{finding.booking_id}|{version}".encode()).hexdigest()[:16]
+
+
 class FeedConflict(Exception):
     """The building's row changed since it was read (another poll claimed it, or it already exists)."""
 
@@ -296,6 +309,7 @@ class IbssChangeFeed:
     synced_spaces: Callable[[int], Awaitable[frozenset[str]]]
     # Per-building overrides of the mode (the buildings table); missing or None: settings.default_mode.
     overrides: Callable[[], Awaitable[dict[int, ChangeDetection | None]]]
+    links: LinkReader | None = None  # for the window scan
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     describe_error: Callable[[BaseException], str] = field(default=lambda exc: type(exc).__name__)
     buildings_ttl_seconds: float = 300.0
@@ -305,7 +319,7 @@ class IbssChangeFeed:
 
     async def tick(self) -> list[PollOutcome]:
         """The timer's work: poll every building of the sync whose turn it is."""
-        buildings = [b for b in await self._current_buildings() if b.ext_system or b.sync_enabled]
+        buildings = await self.sync_buildings()
         overrides = await self.overrides()
         gate = asyncio.Semaphore(self.concurrency)
 
@@ -316,11 +330,12 @@ class IbssChangeFeed:
 
         return list(await asyncio.gather(*(one(b) for b in buildings)))
 
-    async def _current_buildings(self) -> list[Building]:
+    async def sync_buildings(self) -> list[Building]:
+        """The buildings of the sync (an external system or Bkng_Sync_Enabled), re-read every few minutes."""
         if self._buildings is None or time.monotonic() - self._buildings_at >= self.buildings_ttl_seconds:
             self._buildings = await self.client.list_buildings()
             self._buildings_at = time.monotonic()
-        return self._buildings
+        return [b for b in self._buildings if b.ext_system or b.sync_enabled]
 
     async def poll_if_due(
         self, building: Building, mode: ChangeDetection, *, now_due: bool = False
@@ -358,20 +373,21 @@ class IbssChangeFeed:
         node_id = building.node_id
         handed_on: dict[str, int] = {}
         pages = 0
+        window_recent: dict[str, int] | None = None
         try:
             spaces = await self.synced_spaces(node_id)
-            async for page in self.client.iter_booking_pages(
-                node_id, modified_since=state.watermark, page_size=self.settings.page_size
-            ):
-                pages += 1
-                relevant = [b for b in page.items if is_synced(b, building, spaces)]
-                for key, booking in to_hand_on(relevant, {**state.recent, **handed_on}):
-                    await self.sink.send(QueueName.SYNC_BOOKINGS, job_for(booking, key, self.clock()))
-                    handed_on[key] = _epoch(booking.modified)
-                if state.lease_until is not None and self.clock() >= state.lease_until:
-                    raise _LeaseExpired(
-                        f"poll of building {node_id} outlived its lease after {pages} page(s)"
-                    )
+            if self.settings.scan == "window":
+                pages, window_recent = await self._scan_window(building, state, spaces, started_at, handed_on)
+            else:
+                async for page in self.client.iter_booking_pages(
+                    node_id, modified_since=state.watermark, page_size=self.settings.page_size
+                ):
+                    pages += 1
+                    relevant = [b for b in page.items if is_synced(b, building, spaces)]
+                    for key, booking in to_hand_on(relevant, {**state.recent, **handed_on}):
+                        await self.sink.send(QueueName.SYNC_BOOKINGS, job_for(booking, key, self.clock()))
+                        handed_on[key] = _epoch(booking.modified)
+                    self._check_lease(state, node_id, pages)
         except (
             Exception
         ) as exc:  # any failure: nothing advances, the next poll starts from the same watermark
@@ -394,6 +410,8 @@ class IbssChangeFeed:
         done = after_success(
             state, started_at=started_at, handed_on=handed_on, pages=pages, settings=self.settings, mode=mode
         )
+        if window_recent is not None:
+            done = done.model_copy(update={"recent": window_recent})
         if not await self._save(done, etag):
             return PollOutcome(node_id, "lease_lost", len(handed_on), pages)
         if handed_on:
@@ -402,6 +420,55 @@ class IbssChangeFeed:
                 extra={"node_id": node_id, "mode": mode.value, "pages": pages, "handed_on": len(handed_on)},
             )
         return PollOutcome(node_id, "done", len(handed_on), pages)
+
+    def _check_lease(self, state: FeedState, node_id: int, pages: int) -> None:
+        if state.lease_until is not None and self.clock() >= state.lease_until:
+            raise _LeaseExpired(f"poll of building {node_id} outlived its lease after {pages} page(s)")
+
+    async def _scan_window(
+        self,
+        building: Building,
+        state: FeedState,
+        spaces: frozenset[str],
+        started_at: datetime,
+        handed_on: dict[str, int],
+    ) -> tuple[int, dict[str, int]]:
+        """The window scan: every booking overlapping now .. now + scan_days, compared with the links by
+        ETag. What disagrees is handed on once per version; the versions remembered are those this scan
+        still found disagreeing (so a booking the reconciler chose not to sync costs one job, not one per
+        poll). Returns the pages read and the versions to remember."""
+        if self.links is None:
+            raise RuntimeError("the window scan needs the links")
+        node_id = building.node_id
+        end = started_at + timedelta(days=self.settings.scan_days)
+        bookings: list[Booking] = []
+        pages = 0
+        async for page in self.client.iter_booking_pages(
+            node_id, start=started_at, end=end, page_size=self.settings.page_size
+        ):
+            pages += 1
+            bookings.extend(page.items)
+            self._check_lease(state, node_id, pages)
+        links = [lk for lk in await self.links.ending_after(started_at) if lk.node_id == node_id]
+        findings = compare_with_links(
+            bookings,
+            links,
+            synced_spaces=spaces,
+            window_start=started_at,
+            window_end=end,
+            compare_versions=True,
+        )
+        remembered: dict[str, int] = {}
+        stamp = _epoch(started_at)
+        for finding in findings:
+            key = _finding_key(finding)
+            remembered[key] = stamp
+            if key not in state.recent and key not in handed_on:
+                await self.sink.send(QueueName.SYNC_BOOKINGS, job_for_finding(finding, self.clock(), "poll"))
+                handed_on[key] = stamp
+        if len(remembered) > self.settings.recent_cap:
+            remembered = dict(list(remembered.items())[: self.settings.recent_cap])
+        return pages, remembered
 
     async def _save(self, state: FeedState, etag: str) -> bool:
         try:
@@ -416,6 +483,7 @@ class IbssChangeFeed:
 __all__ = [
     "ChangeDetection",
     "FeedConflict",
+    "FeedScan",
     "FeedSettings",
     "FeedState",
     "FeedStore",

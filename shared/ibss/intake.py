@@ -40,10 +40,11 @@ class BookingSyncJob(BaseModel):
     series_id: str | None = None
     hook_type: IbssHookType
     hook_id: str = Field(min_length=1, max_length=256)
-    # "hook": IBSS said it changed. "poll": the change feed saw it change (shared/ibss/feed.py); both are
-    # change hints. "room_reply_check": look again once the room had time to answer an invitation we sent
-    # (Exchange's attendant replies asynchronously; a decline leaves no room item).
-    reason: Literal["hook", "poll", "room_reply_check"] = "hook"
+    # "hook": IBSS said it changed. "poll": the change feed saw it change (shared/ibss/feed.py). "sweep":
+    # the booking and its link disagree (shared/ibss/sweep.py). All three are change hints.
+    # "room_reply_check": look again once the room had time to answer an invitation we sent (Exchange's
+    # attendant replies asynchronously; a decline leaves no room item).
+    reason: Literal["hook", "poll", "sweep", "room_reply_check"] = "hook"
     received_at: datetime
     correlation_id: str = Field(min_length=1, max_length=64)
     # W3C trace context of the intake span: the worker continues the same trace (absent when off).

@@ -1,4 +1,5 @@
-"""The IBSS change feed's rows (``ibssfeed``: PK ``feed``, RK = building node id); ETag compare-and-swap."""
+"""The IBSS change feed's rows (``ibssfeed``: PK ``feed``, RK = building node id; ETag compare-and-swap)
+and the last reconciliation sweep of each building (PK ``sweep``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.ibss.feed import FeedConflict, FeedState
+from shared.ibss.sweep import SweepReport
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
 
 PARTITION = "feed"
+SWEEP_PARTITION = "sweep"
 
 
 def to_entity(state: FeedState) -> dict[str, Any]:
@@ -74,3 +77,52 @@ class TableFeedStore:
     async def list_all(self) -> list[FeedState]:
         table = await self._table()
         return [from_entity(dict(e)) async for e in table.query_entities(f"PartitionKey eq '{PARTITION}'")]
+
+
+@dataclass
+class TableSweepReports:
+    """Each building's last sweep. A newer sweep replaces the row only if it started later (ETag
+    compare-and-swap, retried on a concurrent write): an older sweep finishing last never hides it."""
+
+    account: StorageAccount
+
+    async def _table(self) -> Any:
+        return await self.account.ready_table(TableName.IBSS_FEED)
+
+    async def save(self, report: SweepReport) -> None:
+        table = await self._table()
+        entity = {
+            "PartitionKey": SWEEP_PARTITION,
+            "RowKey": str(report.node_id),
+            **report.model_dump(mode="json"),
+        }
+        for _ in range(5):
+            try:
+                current = await table.get_entity(partition_key=SWEEP_PARTITION, row_key=str(report.node_id))
+            except ResourceNotFoundError:
+                try:
+                    await table.create_entity(entity)
+                    return
+                except ResourceExistsError:
+                    continue
+            if SweepReport.model_validate(_fields(current)).started_at > report.started_at:
+                return
+            try:
+                await table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=current.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                return
+            except ResourceModifiedError:
+                continue
+
+    async def list_all(self) -> list[SweepReport]:
+        table = await self._table()
+        query = f"PartitionKey eq '{SWEEP_PARTITION}'"
+        return [SweepReport.model_validate(_fields(e)) async for e in table.query_entities(query)]
+
+
+def _fields(entity: Any) -> dict[str, Any]:
+    return {k: v for k, v in dict(entity).items() if k in SweepReport.model_fields}

@@ -190,6 +190,17 @@ class TableLinkStore:
             match_condition=_IF_UNCHANGED,
         )
 
+    async def ending_after(self, since: datetime) -> list[SyncBase]:
+        """The bases of every link (any state) that ends after ``since``: what the IBSS sweep compares."""
+        table = await self.account.ready_table(TableName.LINKS)
+        query = "end ge @v"
+        bound = since.astimezone(UTC).replace(microsecond=0).isoformat()
+        return [
+            SyncBase.from_row(json.loads(e["base"]))
+            async for e in table.query_entities(query, parameters={"v": bound}, select=["base"])
+            if e.get("base")
+        ]
+
     async def list_active(self) -> list[StoredLink]:
         table = await self.account.ready_table(TableName.LINKS)
         return [_stored(e) async for e in table.query_entities("state eq 'active'")]

@@ -11,6 +11,7 @@ class QueueName(StrEnum):
     SYNC_ROOMS = "sync-rooms"
     SYNC_SERIES = "sync-series"  # one job per Outlook-made recurring meeting (shared/worker/series_outlook)
     SYNC_IBSS_SERIES = "sync-ibss-series"  # one job per IBSS booking series (shared/worker/series_ibss)
+    IBSS_SWEEP = "ibss-sweep"  # one reconciliation sweep per building (shared/ibss/sweep.py)
 
 
 class TableName(StrEnum):

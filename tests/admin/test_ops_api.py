@@ -17,6 +17,7 @@ def test_every_ops_route_needs_the_function_key(ops_host: RunningHost) -> None:
         ("GET", "ops/conflicts"),
         ("GET", "ops/onboarding"),
         ("POST", "ops/events/20300107/0000000000000-000000000000/reprocess"),
+        ("POST", "ops/ibss/sweep"),
     ]:
         resp = httpx.request(method, ops_host.url(route, key=False), timeout=10)
         assert resp.status_code == 401, route

@@ -2,6 +2,8 @@
 =poll``), in both organizer modes. The Flex-made scenarios of ``test_ibss_made.py`` run here unchanged, on a
 stack whose IBSS emulator sends no hooks.
 
+Beyond those: a booking hard-deleted in IBSS is cancelled in Outlook by the reconciliation sweep.
+
 Not here yet: ``test_room_already_taken_in_outlook_cancels_the_ibss_booking``. With the Flex booking reaching
 the service up to a poll interval later, the Outlook meeting's own round can reach IBSS first, find the space
 taken by the Flex booking and decline the meeting that the room had accepted first (a race the hook path only
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from emulators.graph.testing import GraphEmulator
@@ -19,7 +22,8 @@ from emulators.ibss.app import DEMO_DATA, load_data
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from tests.e2e import test_ibss_made as flex
-from tests.e2e.conftest import SyncStack
+from tests.e2e.conftest import SyncStack, eventually
+from tests.slots import business_slot
 from tests.stack_fixtures import emulator_env, start_host
 
 # The demo building without its seed bookings: the feed would (rightly) sync those too, as bookings made
@@ -64,3 +68,36 @@ def sync_stack(poll_stack_session: SyncStack) -> Iterator[SyncStack]:
 test_book_reschedule_rename_cancel = flex.test_book_reschedule_rename_cancel
 test_move_to_another_space_releases_the_old_room = flex.test_move_to_another_space_releases_the_old_room
 test_parties_become_attendees = flex.test_parties_become_attendees
+
+
+def test_a_booking_hard_deleted_in_ibss_cancels_its_meeting_by_the_sweep(sync_stack: SyncStack) -> None:
+    """Gone from the API, not cancelled: no hook and no Booking_Modified can tell. The reconciliation sweep
+    (here on demand from the ops API; nightly by its timer) compares the building with the links."""
+    stack = sync_stack
+    start, end = business_slot(4, 9)
+    booking = stack.ibss.act_book(flex.ALICE, "HQ-1-AURORA", start, end, name="Purged")
+    holder = flex._meeting_holder(stack)
+    eventually(lambda: flex._live(stack, holder, "Purged"), what="meeting in Outlook")
+    eventually(lambda: flex._live(stack, flex.AURORA), what="room calendar entry")
+
+    stack.ibss.purge_booking(str(booking["Booking_Id"]))
+    queued = httpx.post(stack.host.url("ops/ibss/sweep?node_id=1001"), timeout=20)
+    assert queued.status_code == 202, queued.text
+    assert queued.json() == {"queued": [1001]}
+
+    eventually(lambda: not flex._live(stack, holder, "Purged"), what="meeting cancelled by the sweep")
+    eventually(lambda: not flex._live(stack, flex.AURORA), what="room released")
+
+    def report() -> dict | None:
+        body = httpx.get(stack.host.url("ops/overview?days=1"), timeout=20).json()
+        found = [r for r in body["ibss_sweeps"] if r["node_id"] == 1001 and r["gone"] >= 1]
+        return found[0] if found else None
+
+    swept = eventually(report, what="sweep report in the overview")
+    assert swept["error"] is None
+    assert swept["links_compared"] >= 1
+
+    # A building outside the sync, or no number at all: refused with a reason, nothing queued.
+    unknown = httpx.post(stack.host.url("ops/ibss/sweep?node_id=424242"), timeout=20)
+    assert unknown.status_code == 404, unknown.text
+    assert httpx.post(stack.host.url("ops/ibss/sweep?node_id=abc"), timeout=20).status_code == 400

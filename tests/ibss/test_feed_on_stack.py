@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,12 +21,16 @@ from shared.config import AppSettings
 from shared.ibss.client import IbssClient
 from shared.ibss.feed import ChangeDetection, FeedSettings, IbssChangeFeed
 from shared.ibss.intake import BookingSyncJob
+from shared.ibss.models import Booking
 from shared.rooms.models import BuildingConfig
 from shared.rooms.store import BuildingStore
 from shared.state.ibss_feed import TableFeedStore
+from shared.state.links import TableLinkStore
 from shared.state.sync_events import describe_error
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
+from shared.sync import SyncBase
+from shared.sync.model import Managed, Side
 from tests.ibss.helpers import NODE, TUESDAY
 from tests.stack_fixtures import AzuritePool
 
@@ -304,3 +308,67 @@ async def _row(stack: Feed) -> tuple[Any, str]:
     found = await stack.store.get(NODE)
     assert found is not None
     return found
+
+
+async def test_the_window_scan_finds_changes_without_a_modified_filter(stack: Feed) -> None:
+    """SYNC_IBSS_FEED_SCAN=window: every poll reads the bookings overlapping now .. now + 14 days (no
+    Booking_Modified clause) and compares their ETags with the links; each disagreement is handed on once."""
+    links = TableLinkStore(stack.storage)
+    window = IbssChangeFeed(
+        client=stack.feed.client,
+        store=stack.store,
+        sink=stack.sink,
+        settings=replace(SETTINGS, scan="window", scan_days=14),
+        synced_spaces=stack.feed.synced_spaces,
+        overrides=stack.feed.overrides,
+        links=links,
+        clock=stack.clock,
+        describe_error=describe_error,
+    )
+    a, b, c = stack.book(0), stack.book(1, "HQ-2-CIRRUS"), stack.book(2)
+    stack.emu.clear_request_counts()
+    await stack.step()
+    (outcome,) = await window.tick()
+    assert outcome.result == "done"
+    first = set(stack.sink.take())
+    assert {a, b, c} <= first  # and the demo seeds of the synced rooms in the window: none has a link
+    reads = [e for e in stack.emu.request_counts()["log"] if e["method"] == "GET"]
+    queries = [e["query"] for e in reads if e["route"] == "/v2/{node_id}/bookings"]
+    assert queries
+    assert not any("Booking_Modified" in q for q in queries)
+
+    await stack.step()
+    await window.tick()
+    assert stack.sink.take() == []  # unchanged and still unlinked: not handed on again
+
+    # a and b converged (links with their current ETags); then a is edited in Flex and b hard-deleted.
+    for booking_id in (a, b):
+        booking = await stack.feed.client.get_booking(NODE, booking_id)
+        await links.create(_base_of(booking), None)
+    stack.emu.act_edit(ALICE, a, name="B0 renamed")
+    stack.emu.purge_booking(b)
+    await stack.step()
+    await window.tick()
+    jobs = {j.booking_id: j.hook_type.value for j in stack.sink.sent}
+    assert sorted(stack.sink.take()) == sorted([a, b])
+    assert jobs[b] == "booking.cancelled"
+
+    await stack.step()
+    await window.tick()
+    assert stack.sink.take() == []  # each disagreement once, until it changes again
+
+
+def _base_of(booking: Booking) -> SyncBase:
+    return SyncBase(
+        booking_id=booking.id,
+        origin=Side.IBSS,
+        managed=Managed.OWNER_ORGANIZED,
+        node_id=booking.node_id,
+        space_id=booking.space_id,
+        room_mailbox=f"{booking.space_id.lower()}@contoso.example",
+        start=booking.start,
+        end=booking.end,
+        booking_name=booking.name,
+        owner_email=booking.owner_email or ALICE,
+        booking_version=booking.etag,
+    )
