@@ -157,7 +157,7 @@ def _flex_changes(stack: Stack, rng: random.Random, day: datetime) -> list[Entit
             else:
                 entity.cancelled = True
                 stack.ibss.act_cancel(ALICE, entity.booking_id)
-        time.sleep(rng.uniform(0, 0.3))
+        time.sleep(rng.uniform(0, 0.1))
     return entities
 
 
