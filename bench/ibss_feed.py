@@ -30,8 +30,7 @@ from pydantic import BaseModel
 
 from bench.stats import percentile, summary_ms
 from emulators.graph.testing import GraphEmulator
-from emulators.ibss.app import DEMO_DATA, load_data
-from emulators.ibss.testing import IbssEmulator
+from emulators.ibss.testing import IbssEmulator, demo_data
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from shared.config import AppSettings
 from shared.ibss.client import IbssClient
@@ -57,16 +56,6 @@ ROOMS = {
 
 
 # ------------------------------------------------------------------------------ 1. propagation
-
-
-def _bench_data() -> dict[str, Any]:
-    """The demo building without seeds, with Echo in the sync: five rooms."""
-    data = {k: v for k, v in load_data(DEMO_DATA).items() if k != "bookings"}
-    for building in data["buildings"]:
-        for space in building["spaces"]:
-            if space["space_id"] == "HQ-3-ECHO":
-                space["ext_booking_system"] = 1
-    return data
 
 
 def _room_shows(graph: GraphEmulator, room: str, start: datetime, subject: str | None) -> bool:
@@ -120,7 +109,7 @@ def propagation(poll_seconds: float, mode: str) -> tuple[list[float], int, int]:
     """The lags of the changes shown, the number lost, the number made."""
     with GraphEmulator() as graph, IbssEmulator() as ibss, azurite_running() as azurite:
         graph.set_config(deliveryBatchWindowSeconds=0)
-        ibss.reset(clock=datetime.now(UTC), frozen=False, data=_bench_data())
+        ibss.reset(clock=datetime.now(UTC), frozen=False, data=demo_data(seeds=False, sync_echo=True))
         ibss.set_hooks(enabled=False)
         port = free_port()
         env = {

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from emulators.ibss.app import DEFAULT_API_KEY, DEMO_DATA, Emulator, EmulatorConfig, create_app
+from emulators.ibss.app import DEFAULT_API_KEY, DEMO_DATA, Emulator, EmulatorConfig, create_app, load_data
 from shared.ibss import fields
 from shared.ibss.models import format_utc
 
@@ -77,6 +77,20 @@ class EmulatorControlError(Exception):
         self.body = body
         self.reason = body.get(fields.ERROR_REASON) if isinstance(body, dict) else None
         super().__init__(f"HTTP {status}: {body}")
+
+
+def demo_data(*, seeds: bool = True, sync_echo: bool = False) -> dict[str, Any]:
+    """The demo building's data; ``seeds=False`` leaves its seed bookings out (an otherwise empty building),
+    ``sync_echo`` puts Echo in the sync too (five synced rooms instead of four)."""
+    data = load_data(DEMO_DATA)
+    if not seeds:
+        data = {k: v for k, v in data.items() if k != "bookings"}
+    if sync_echo:
+        for building in data["buildings"]:
+            for space in building["spaces"]:
+                if space["space_id"] == "HQ-3-ECHO":
+                    space["ext_booking_system"] = 1
+    return data
 
 
 def _iso(value: datetime | str) -> str:

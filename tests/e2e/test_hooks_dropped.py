@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from emulators.graph.testing import GraphEmulator
-from emulators.ibss.app import DEMO_DATA, load_data
-from emulators.ibss.testing import IbssEmulator
+from emulators.ibss.testing import IbssEmulator, demo_data
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from tests.e2e.conftest import eventually, initial_rounds_done
 from tests.slots import at, bookable_day
@@ -40,16 +39,6 @@ WRITES = ("POST", "PATCH", "DELETE")
 SEED = int(os.environ.get("SYNC_E2E_SEED", "0")) or random.SystemRandom().randrange(1, 2**31)
 
 
-def _five_rooms() -> dict[str, Any]:
-    """The demo building without seeds, Echo in the sync too."""
-    data = {k: v for k, v in load_data(DEMO_DATA).items() if k != "bookings"}
-    for building in data["buildings"]:
-        for space in building["spaces"]:
-            if space["space_id"] == "HQ-3-ECHO":
-                space["ext_booking_system"] = 1
-    return data
-
-
 @dataclass
 class Stack:
     graph: GraphEmulator
@@ -64,7 +53,7 @@ def stack(
 ) -> Iterator[Stack]:
     graph_emulator.reset()
     graph_emulator.set_config(deliveryBatchWindowSeconds=0)
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False, data=_five_rooms())
+    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False, data=demo_data(seeds=False, sync_echo=True))
     with azurite_running() as azurite:
         port = free_port()
         env = {

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from emulators.graph.testing import GraphEmulator
-from emulators.ibss.app import DEMO_DATA, load_data
-from emulators.ibss.testing import IbssEmulator
+from emulators.ibss.testing import IbssEmulator, demo_data
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from tests.e2e import test_ibss_made as flex
 from tests.e2e.conftest import SyncStack, eventually
@@ -24,7 +23,7 @@ from tests.stack_fixtures import emulator_env, start_host
 
 # The demo building without its seed bookings: the feed would (rightly) sync those too, as bookings made
 # in IBSS just now, and the scenarios expect an otherwise empty building (hooks never announce seeds).
-NO_SEEDS = {k: v for k, v in load_data(DEMO_DATA).items() if k != "bookings"}
+NO_SEEDS = demo_data(seeds=False)
 POLL_ENV = {
     "SYNC_IBSS_CHANGE_DETECTION": "poll",
     "SYNC_IBSS_POLL_SECONDS": "1",
