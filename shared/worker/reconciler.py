@@ -49,7 +49,6 @@ from shared.sync.plan import (
     UpdateMeeting,
 )
 from shared.sync.reconcile import (
-    IbssRejection,
     plan_after_ibss_rejection,
     plan_after_room_unavailable,
     record_created_booking,
@@ -348,8 +347,7 @@ class Reconciler:
         except BookingRejected as rejected:
             if not isinstance(room, Present):
                 raise
-            rejection = await self._with_conflict_holder(rejected.rejection, plan)
-            follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejection)
+            follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejected.rejection)
             await self._apply(await self._refresh(link), follow_up)
             return follow_up
         except RoomUnavailable as unavailable:
@@ -361,25 +359,6 @@ class Reconciler:
             return follow_up
         self._observe(plan, booking, room)
         return plan
-
-    async def _with_conflict_holder(self, rejection: IbssRejection, plan: SyncPlan) -> IbssRejection:
-        """IBSS refused the space as taken: by which booking, and does the room calendar hold that
-        booking's meeting? Only a booking we already put in the room (a link with a room event) does; one
-        made in Flex that has not reached the room yet lost the race to the meeting the room accepted
-        (the room calendar is the arbiter, whichever change the service happened to see first)."""
-        if rejection.kind != "conflict":
-            return rejection
-        other = rejection.conflicting_booking_id
-        if other is None:
-            create = next((a for a in plan.ibss_writes if isinstance(a, CreateBooking)), None)
-            other = await self.ibss.holder_of(create) if create is not None else None
-        if other is None:
-            return rejection
-        holder = await self.links.find("booking", other)
-        in_room = holder is not None and not holder.base.terminal and holder.base.room_event_id is not None
-        return rejection.model_copy(
-            update={"conflicting_booking_id": other, "conflicting_room_accepted": in_room}
-        )
 
     async def _still_current(self, room: RoomEventSnapshot) -> None:
         """A delta round's copy can be older than a write we just made (e.g. our cancel of the meeting
