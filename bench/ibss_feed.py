@@ -2,7 +2,8 @@
 
 1. Propagation (the local stack: Azurite, both emulators, the dev host in ``poll`` mode, IBSS hooks off).
    100 Flex changes across the 5 rooms of the demo building (Echo joins the sync here): 20 bookings made,
-   each moved twice, renamed and cancelled, in waves of 10 changes at once. Each change is timed from its
+   each moved twice, renamed and cancelled, in waves of 10 changes at once, each wave at a random moment of
+   the poll interval. Each change is timed from its
    Flex call until the room's calendar shows it (a new name: until the meeting shows it); a change not
    shown within 3 poll intervals + 10 s is lost.
 2. IBSS requests (in process: the feed against the IBSS emulator and Azurite, both on an emulated clock).
@@ -124,14 +125,15 @@ def propagation(poll_seconds: float, mode: str) -> tuple[list[float], int, int]:
             while len(graph.subscriptions()) < len(ROOMS) and time.monotonic() < deadline:
                 time.sleep(0.2)
             time.sleep(2 * poll_seconds)  # the building's first poll has run: the feed is live
-            return _changes(graph, ibss, mode, timeout=3 * poll_seconds + 10)
+            return _changes(graph, ibss, mode, poll_seconds)
         finally:
             stop_process(host.proc)
 
 
 def _changes(
-    graph: GraphEmulator, ibss: IbssEmulator, mode: str, timeout: float
+    graph: GraphEmulator, ibss: IbssEmulator, mode: str, poll_seconds: float
 ) -> tuple[list[float], int, int]:
+    timeout = 3 * poll_seconds + 10
     bookings = [
         FlexBooking(
             room,
@@ -183,8 +185,12 @@ def _changes(
         )
 
     done: list[Change] = []
+    # A wave that started the moment the previous one was shown would start just after a poll, every time:
+    # each wave waits a random share of the interval first, as changes made by people fall at any moment.
+    phase = random.Random(11)
     for make in (book, move, move, rename, cancel):
         for half in (bookings[0::2], bookings[1::2]):  # waves of 10: two bookings of each room at once
+            time.sleep(phase.uniform(0, poll_seconds))
             wave = [make(b) for b in half]
             _wave(wave, timeout)
             done.extend(wave)
