@@ -156,10 +156,14 @@ def is_stale(state: FeedState, now: datetime) -> bool:
     return now - since > allowed
 
 
+def version_key(booking_id: str, version: str) -> str:
+    """The key under which one version of one booking is remembered as handed on."""
+    return hashlib.sha256(f"{booking_id}|{version}".encode()).hexdigest()[:16]
+
+
 def fingerprint(booking: Booking) -> str:
     """One version of one booking. Without an ETag, Booking_Modified stands for the version."""
-    version = booking.etag or (booking.modified.isoformat() if booking.modified else "")
-    return hashlib.sha256(f"{booking.id}|{version}".encode()).hexdigest()[:16]
+    return version_key(booking.id, booking.etag or (booking.modified.isoformat() if booking.modified else ""))
 
 
 def _epoch(value: datetime | None) -> int:
@@ -269,8 +273,7 @@ def is_synced(booking: Booking, building: Building, synced_spaces: frozenset[str
 
 
 def _finding_key(finding: Finding) -> str:
-    version = finding.version or finding.kind
-    return hashlib.sha256(f"{finding.booking_id}|{version}".encode()).hexdigest()[:16]
+    return version_key(finding.booking_id, finding.version or finding.kind)
 
 
 class FeedConflict(Exception):
