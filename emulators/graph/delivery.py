@@ -44,6 +44,7 @@ class Delivery:
     _task: asyncio.Task[None] | None = None
     _client: httpx.AsyncClient | None = None
     _inflight: set[asyncio.Task[None]] = field(default_factory=set)
+    _timers: set[asyncio.TimerHandle] = field(default_factory=set)
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -61,6 +62,14 @@ class Delivery:
             await self._client.aclose()
 
     def clear(self) -> None:
+        """Forget everything, also sends still retrying and notifications a delay fault holds: after a
+        reset nothing of the previous tenant reaches a receiver or the log."""
+        for task in list(self._inflight):
+            task.cancel()
+        self._inflight.clear()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         self.faults.clear()
         self.log.clear()
         self._pending.clear()
@@ -99,8 +108,7 @@ class Delivery:
             if fault.kind == "duplicate":
                 self._pending.append(_Pending(url, dict(item)))
             elif fault.kind == "delay":
-                loop = asyncio.get_running_loop()
-                loop.call_later(fault.seconds, self._push, _Pending(url, item))
+                self._push_later(fault.seconds, _Pending(url, item))
                 return
         if fault is not None and fault.kind == "reorder":
             self._held.append(_Pending(url, item))
@@ -112,6 +120,14 @@ class Delivery:
                 self._kick()
             return
         self._push(_Pending(url, item))
+
+    def _push_later(self, seconds: float, p: _Pending) -> None:
+        def due() -> None:
+            self._timers.discard(timer)
+            self._push(p)
+
+        timer = asyncio.get_running_loop().call_later(seconds, due)
+        self._timers.add(timer)
 
     def _push_one(self, p: _Pending) -> None:
         self._pending.append(p)

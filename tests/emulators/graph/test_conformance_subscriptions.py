@@ -227,3 +227,14 @@ async def test_lifecycle_payloads_and_renewal_after_reauthorization(graph, emu, 
         assert (
             c.post(f"/subscriptions/{sub.id}/lifecycle", json={"lifecycleEvent": "bogus"}).status_code == 400
         )
+
+
+async def test_a_reset_forgets_delayed_and_retrying_deliveries(graph, emu, receiver):
+    emu.set_config(extraUpdatesAfterCreate=0, deliveryBatchWindowSeconds=0)
+    await graph.subscriptions.post(sub_body(receiver))
+    emu.inject_fault("delay", count=1, seconds=0.5)
+    emu.act_create_meeting(AURORA, meeting_json(room=None))
+    emu.reset()  # the next test's emulator: nothing of this one may still arrive
+    time.sleep(1.0)
+    assert emu.deliveries() == []
+    assert receiver.items() == []
