@@ -947,6 +947,8 @@ def _merge(booking: BookingSnapshot, view: _OutlookView, base: SyncBase, config:
         b_changed = b_v != base_v
         o_changed = o_v != base_v
         if not b_changed or b_v == o_v:
+            if o_changed and not b_changed:
+                why.append(f"{field}: changed in Outlook")
             return o_v
         if not o_changed:
             if writable:
@@ -988,6 +990,10 @@ def _merge(booking: BookingSnapshot, view: _OutlookView, base: SyncBase, config:
             _conflict("parties", Side.OUTLOOK, sorted(cur_p), sorted(base_p | add_a), ROOM_MODE_REASON)
         )
         cur_p, add_p, rem_p = set(base_p), set(), set()
+    if add_p or rem_p:
+        why.append("parties: changed in IBSS")
+    if add_a or rem_a:
+        why.append("attendees: changed in Outlook")
     owner = base.owner_email
     new_p = (cur_p | _attendee_parties(frozenset(add_a), owner, config)) - rem_a
     new_a = (cur_a | add_p) - rem_p - {owner}

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from opentelemetry import trace
+from pydantic import BaseModel
 
 from shared import telemetry
 from shared.state.links import StoredLink, TableLinkStore, new_pending
@@ -37,6 +38,7 @@ from shared.sync import (
 from shared.sync.assumed import fits_conditional_write, outlook_as_in_base
 from shared.sync.plan import (
     AcceptRoomEvent,
+    Action,
     CancelBooking,
     CancelMeeting,
     CreateBooking,
@@ -325,13 +327,14 @@ class Reconciler:
         unconditional = any(
             isinstance(a, CancelMeeting | DeclineRoomEvent | AcceptRoomEvent) for a in plan.outlook_writes
         )
-        if room_read_first and unconditional and isinstance(room, Present):
+        if room_read_first and (unconditional or plan.ibss_writes) and isinstance(room, Present):
             await self._still_current(room.value)
         if not plan.is_noop:
             log.info(
                 "plan",
                 extra={
                     "actions": [a.kind for a in plan.actions],
+                    "fields": _changed_fields(plan.actions),
                     "why": "; ".join(plan.explanation)[:300],
                     "link_id": link.link_id if link else None,
                     "booking_id": booking.value.booking_id if isinstance(booking, Present) else None,
@@ -361,9 +364,11 @@ class Reconciler:
         return plan
 
     async def _still_current(self, room: RoomEventSnapshot) -> None:
-        """A delta round's copy can be older than a write we just made (e.g. our cancel of the meeting
-        reached the room after the round read it). Updates are conditional (If-Match on the change key the
-        decision saw); cancel, decline and accept are not, so before those the copy is read once more."""
+        """A delta round's copy can be older than a write we just made (e.g. our cancel or move of the
+        meeting reached the room after the round read it). Graph updates are conditional (If-Match on the
+        change key the decision saw); cancel, decline and accept are not, and IBSS writes have no
+        precondition at all, so before those the copy is read once more: an old time on a stale copy is
+        not an Outlook edit to carry back to the booking."""
         fresh = await self.outlook.room_event(room.room_mailbox, room.event_id)
         if not isinstance(fresh, Present) or fresh.value.change_key != room.change_key:
             raise StaleRead(f"room event {room.event_id} changed since the delta round read it")
@@ -499,3 +504,13 @@ class Reconciler:
             # "room" is the IBSS space id: an id, never a mailbox address.
             space = plan.new_base.space_id if plan.new_base else ""
             telemetry.sync_conflicts.add(1, {"kind": conflict.field, "room": space})
+
+
+def _changed_fields(actions: Iterable[Action]) -> list[str]:
+    """Which fields the plan's updates write (names only, never values: the log carries no content)."""
+    fields: list[str] = []
+    for action in actions:
+        changes = getattr(action, "changes", None)
+        if isinstance(changes, BaseModel):
+            fields += [f"{action.kind}.{name}" for name in sorted(changes.model_dump(exclude_defaults=True))]
+    return fields

@@ -4,13 +4,15 @@
   after it): exactly one creates the meeting; the other backs out of its link and comes back later.
 - A room's delta round read the room's copy just before our own cancel of the meeting reached the room:
   the round must not decline the (stale) copy on top of the cancel.
+- A room's delta round read the room's copy just before our own move of the meeting (a Flex move) reached
+  it: the copy's old time is not an Outlook edit, so the round must not move the booking back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,13 +44,12 @@ def ibss() -> Iterator[IbssEmulator]:
         yield emulator
 
 
-@pytest.fixture
-async def reconciler(
-    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
+async def _reconciler(
+    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator, mode: str
 ) -> AsyncIterator[Reconciler]:
     graph.reset()
     ibss.reset(clock=datetime.now(UTC), frozen=False)
-    settings = emulator_settings(graph, ibss, storage_connection)
+    settings = emulator_settings(graph, ibss, storage_connection, mode=mode)
     storage = StorageAccount.from_settings(settings)
     loop_id = id(asyncio.get_running_loop())
     wiring._reconcilers.pop(loop_id, None)
@@ -59,9 +60,34 @@ async def reconciler(
         await storage.close()
 
 
+@pytest.fixture
+async def reconciler(
+    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
+) -> AsyncIterator[Reconciler]:
+    async for r in _reconciler(storage_connection, graph, ibss, "owner"):
+        yield r
+
+
+@pytest.fixture
+async def room_reconciler(
+    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
+) -> AsyncIterator[Reconciler]:
+    """Room mode: the room's calendar holds the meeting, so a delta round's copy is the meeting itself."""
+    async for r in _reconciler(storage_connection, graph, ibss, "room"):
+        yield r
+
+
 def graph_writes(graph: GraphEmulator) -> int:
     entries = graph.request_counts()["entries"]
     return sum(e["count"] for e in entries if e["endpoint"].split()[0] in WRITES and e["status"] < 400)
+
+
+def ibss_writes(ibss: IbssEmulator) -> int:
+    return sum(
+        n
+        for key, n in ibss.request_counts()["by_route_status"].items()
+        if key.split(" ")[0] in WRITES and int(key.split(" ")[2]) < 400
+    )
 
 
 def node_of(ibss: IbssEmulator, booking_id: str) -> int:
@@ -148,3 +174,30 @@ async def test_two_rounds_on_one_new_outlook_meeting_book_it_once(
     assert len(creates) == 1, creates
     live = [b for b in ibss.state()["bookings"] if b["Booking_Name"] == "Outlook race"]
     assert len(live) == 1
+
+
+async def test_a_delta_round_copy_older_than_our_move_does_not_move_the_booking_back(
+    room_reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+) -> None:
+    reconciler = room_reconciler
+    start, end = business_slot(6, 16)
+    booking_id = str(ibss.act_book(ALICE, SPACE, start, end, name="Moved")["Booking_Id"])
+    node = node_of(ibss, booking_id)
+    await reconciler.booking_changed(node, booking_id)
+    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("subject") == "Moved"]
+    # The room's delta round reads the copy (at the first time) ...
+    round_copy = await reconciler.outlook.room_event(ROOM, str(room_copy["id"]))
+    assert isinstance(round_copy, Present)
+    # ... then Flex moves the booking by 15 minutes and we move the meeting ...
+    later = start + timedelta(minutes=15), end + timedelta(minutes=15)
+    ibss.act_move(ALICE, booking_id, SPACE, start=later[0], end=later[1])
+    moved = await reconciler.booking_changed(node, booking_id)
+    assert moved is not None
+    assert [a.kind for a in moved.outlook_writes] == ["update_meeting"]
+    ibss_before, graph_before = ibss_writes(ibss), graph_writes(graph)
+    # ... and only now does the round decide on the copy it read before.
+    plan = await reconciler.room_event_changed(ROOM, str(room_copy["id"]), round_copy.value)
+    assert plan is None or not (plan.ibss_writes + plan.outlook_writes), plan
+    assert (ibss_writes(ibss), graph_writes(graph)) == (ibss_before, graph_before)
+    (booking,) = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
+    assert booking["Booking_Start"].startswith(later[0].strftime("%Y-%m-%dT%H:%M"))
