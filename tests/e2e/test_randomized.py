@@ -251,6 +251,7 @@ def _quiet(chaos: Chaos, settle: float = 1.0, limit: float = 15.0) -> None:
 def _agrees(chaos: Chaos, entities: list[Entity]) -> str | None:
     """None when both sides show exactly the truth for every entity; else what differs."""
     bookings = chaos.ibss.state()["bookings"]
+    organizer_events: dict[str, list[dict[str, Any]]] = {}
     for e in entities:
         mailbox, space = ROOMS[e.room]
         stamp = e.start.strftime("%Y-%m-%dT%H:%M")
@@ -283,6 +284,19 @@ def _agrees(chaos: Chaos, entities: list[Entity]) -> str | None:
             )
         if live[0]["Booking_Name"] != e.name:
             return f"{e.name}: booking name is {live[0]['Booking_Name']!r}"
+        # The organizer's meeting carries the last name too: a rename still on its way to Outlook is
+        # not agreement (it would land during the resync below and be counted there).
+        organizer = BOB if e.origin == "outlook" else ALICE
+        events = organizer_events.setdefault(organizer, chaos.graph.mailbox_events(organizer))
+        named = [
+            ev
+            for ev in events
+            if not ev.get("isCancelled")
+            and ev["start"]["dateTime"].startswith(stamp)
+            and ev.get("subject") == e.name
+        ]
+        if len(named) != 1:
+            return f"{e.name}: {len(named)} meetings of that name at {stamp} in the organizer's calendar"
     return None
 
 
