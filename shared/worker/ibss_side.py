@@ -139,16 +139,6 @@ class IbssSide:
                 raise
             raise BookingRejected(_rejection(exc)) from exc
 
-    async def holder_of(self, action: CreateBooking) -> str | None:
-        """The booking that holds the space a create was refused for (when the 409 did not name it)."""
-        found = await _ibss(
-            self.client.list_bookings(
-                action.space.node_id, space_id=action.space.space_id, start=action.start, end=action.end
-            )
-        )
-        holders = [b for b in found if b.is_active and b.ext_ref != action.origin_ical_uid]
-        return holders[0].id if holders else None
-
     async def update(self, node_id: int, action: UpdateBooking) -> Booking:
         changes = action.changes
         values = {

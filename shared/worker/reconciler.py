@@ -30,7 +30,6 @@ from shared.sync import (
     OrganizerEventSnapshot,
     OrganizerMode,
     Present,
-    Response,
     RoomEventSnapshot,
     SyncBase,
     SyncConfig,
@@ -52,7 +51,6 @@ from shared.sync.plan import (
     UpdateMeeting,
 )
 from shared.sync.reconcile import (
-    IbssRejection,
     plan_after_ibss_rejection,
     plan_after_room_unavailable,
     record_created_booking,
@@ -352,8 +350,7 @@ class Reconciler:
         except BookingRejected as rejected:
             if not isinstance(room, Present):
                 raise
-            rejection = await self._with_conflict_holder(rejected.rejection, plan)
-            follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejection)
+            follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejected.rejection)
             await self._apply(await self._refresh(link), follow_up)
             return follow_up
         except RoomUnavailable as unavailable:
@@ -365,41 +362,6 @@ class Reconciler:
             return follow_up
         self._observe(plan, booking, room)
         return plan
-
-    async def _with_conflict_holder(self, rejection: IbssRejection, plan: SyncPlan) -> IbssRejection:
-        """IBSS refused the space as taken: by which booking, and does the room calendar hold that booking's
-        meeting, accepted? If not, that booking (say made in Flex moments after the room accepted this
-        meeting, and not yet seen by the feed) lost the race: the room calendar is the arbiter, whichever
-        change the service happened to see first."""
-        if rejection.kind != "conflict":
-            return rejection
-        other = rejection.conflicting_booking_id
-        if other is None:
-            create = next((a for a in plan.ibss_writes if isinstance(a, CreateBooking)), None)
-            other = await self.ibss.holder_of(create) if create is not None else None
-        if other is None:
-            return rejection
-        in_room = await self._holds_the_room(other)
-        return rejection.model_copy(
-            update={"conflicting_booking_id": other, "conflicting_room_accepted": in_room}
-        )
-
-    async def _holds_the_room(self, booking_id: str) -> bool | None:
-        """Whether the room accepted the meeting of a booking (None: cannot tell now)."""
-        holder = await self.links.find("booking", booking_id)
-        if holder is None or holder.base.terminal:
-            return False  # no meeting of ours for it: the room cannot hold one
-        base = holder.base
-        if not base.ical_uid or not base.room_mailbox:
-            # No meeting of it exists yet (its create may be running now): the room, which accepted the
-            # meeting in hand, will decline that one when it comes.
-            return False
-        copy = await self.outlook.room_event_by_uid(base.room_mailbox, base.ical_uid)
-        if isinstance(copy, Present):
-            event = copy.value
-            held = event.is_organizer_room or event.room_response == Response.ACCEPTED
-            return held and not event.is_cancelled
-        return False if isinstance(copy, Gone) else None
 
     async def _still_current(self, room: RoomEventSnapshot) -> None:
         """A delta round's copy can be older than a write we just made (e.g. our cancel or move of the
