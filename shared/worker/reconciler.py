@@ -17,7 +17,6 @@ from typing import Protocol
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from opentelemetry import trace
-from pydantic import BaseModel
 
 from shared import telemetry
 from shared.state.links import StoredLink, TableLinkStore, new_pending
@@ -508,9 +507,9 @@ class Reconciler:
 
 def _changed_fields(actions: Iterable[Action]) -> list[str]:
     """Which fields the plan's updates write (names only, never values: the log carries no content)."""
-    fields: list[str] = []
-    for action in actions:
-        changes = getattr(action, "changes", None)
-        if isinstance(changes, BaseModel):
-            fields += [f"{action.kind}.{name}" for name in sorted(changes.model_dump(exclude_defaults=True))]
-    return fields
+    return [
+        f"{action.kind}.{name}"
+        for action in actions
+        if isinstance(action, UpdateBooking | UpdateMeeting)
+        for name in sorted(action.changes.model_dump(exclude_defaults=True))
+    ]

@@ -95,6 +95,17 @@ def events_of(stack: SyncStack, mailbox: str, **match: Any) -> list[dict[str, An
 SYNCED_ROOMS = 4  # aurora, borealis, cirrus, delta in the demo tenant
 
 
+def live_meetings_named(events: list[dict[str, Any]], stamp: str, name: str) -> list[dict[str, Any]]:
+    """The live (not cancelled) events named ``name`` that start at ``stamp`` (YYYY-MM-DDTHH:MM)."""
+    return [
+        ev
+        for ev in events
+        if not ev.get("isCancelled")
+        and ev["start"]["dateTime"].startswith(stamp)
+        and ev.get("subject") == name
+    ]
+
+
 def initial_rounds_done(storage: str) -> bool:
     """Every synced room had its first delta round: from here on Outlook changes arrive as notifications."""
     with TableServiceClient.from_connection_string(storage) as service:

@@ -22,7 +22,7 @@ import pytest
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator, demo_data
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.e2e.conftest import eventually, initial_rounds_done
+from tests.e2e.conftest import eventually, initial_rounds_done, live_meetings_named
 from tests.slots import at, bookable_day
 from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
 
@@ -171,13 +171,7 @@ def _disagreement(stack: Stack, entities: list[Entity], day: datetime) -> str | 
         holder = ALICE if stack.mode == "owner" else ROOMS[e.room][0]
         events = holder_events.setdefault(holder, stack.graph.mailbox_events(holder))
         stamp = e.start.strftime("%Y-%m-%dT%H:%M")
-        named = [
-            ev
-            for ev in events
-            if not ev.get("isCancelled")
-            and ev["start"]["dateTime"].startswith(stamp)
-            and ev.get("subject") == e.name
-        ]
+        named = live_meetings_named(events, stamp, e.name)
         if len(named) != 1:
             return f"{e.name}: {len(named)} meetings named so at {stamp} in {holder}"
     return None

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from scripts.stack import ROOT, azurite_running, free_port, stop_process
-from tests.e2e.conftest import eventually, initial_rounds_done
+from tests.e2e.conftest import eventually, initial_rounds_done, live_meetings_named
 from tests.slots import at, bookable_day
 from tests.stack_fixtures import HOOK_SECRET, RunningHost, emulator_env, start_host
 
@@ -288,13 +288,7 @@ def _agrees(chaos: Chaos, entities: list[Entity]) -> str | None:
         # not agreement (it would land during the resync below and be counted there).
         organizer = BOB if e.origin == "outlook" else ALICE
         events = organizer_events.setdefault(organizer, chaos.graph.mailbox_events(organizer))
-        named = [
-            ev
-            for ev in events
-            if not ev.get("isCancelled")
-            and ev["start"]["dateTime"].startswith(stamp)
-            and ev.get("subject") == e.name
-        ]
+        named = live_meetings_named(events, stamp, e.name)
         if len(named) != 1:
             return f"{e.name}: {len(named)} meetings of that name at {stamp} in the organizer's calendar"
     return None

@@ -44,12 +44,14 @@ def ibss() -> Iterator[IbssEmulator]:
         yield emulator
 
 
-async def _reconciler(
-    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator, mode: str
+@pytest.fixture
+async def reconciler(
+    request: pytest.FixtureRequest, storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
 ) -> AsyncIterator[Reconciler]:
+    """Owner mode unless a test asks otherwise: ``parametrize("reconciler", ["room"], indirect=True)``."""
     graph.reset()
     ibss.reset(clock=datetime.now(UTC), frozen=False)
-    settings = emulator_settings(graph, ibss, storage_connection, mode=mode)
+    settings = emulator_settings(graph, ibss, storage_connection, mode=getattr(request, "param", "owner"))
     storage = StorageAccount.from_settings(settings)
     loop_id = id(asyncio.get_running_loop())
     wiring._reconcilers.pop(loop_id, None)
@@ -58,23 +60,6 @@ async def _reconciler(
     finally:
         wiring._reconcilers.pop(loop_id, None)
         await storage.close()
-
-
-@pytest.fixture
-async def reconciler(
-    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
-) -> AsyncIterator[Reconciler]:
-    async for r in _reconciler(storage_connection, graph, ibss, "owner"):
-        yield r
-
-
-@pytest.fixture
-async def room_reconciler(
-    storage_connection: str, graph: GraphEmulator, ibss: IbssEmulator
-) -> AsyncIterator[Reconciler]:
-    """Room mode: the room's calendar holds the meeting, so a delta round's copy is the meeting itself."""
-    async for r in _reconciler(storage_connection, graph, ibss, "room"):
-        yield r
 
 
 def graph_writes(graph: GraphEmulator) -> int:
@@ -176,10 +161,11 @@ async def test_two_rounds_on_one_new_outlook_meeting_book_it_once(
     assert len(live) == 1
 
 
+# Room mode: the room's calendar holds the meeting, so the delta round's copy is the meeting itself.
+@pytest.mark.parametrize("reconciler", ["room"], indirect=True)
 async def test_a_delta_round_copy_older_than_our_move_does_not_move_the_booking_back(
-    room_reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+    reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
 ) -> None:
-    reconciler = room_reconciler
     start, end = business_slot(6, 16)
     booking_id = str(ibss.act_book(ALICE, SPACE, start, end, name="Moved")["Booking_Id"])
     node = node_of(ibss, booking_id)
