@@ -365,9 +365,9 @@ class Reconciler:
     async def _still_current(self, room: RoomEventSnapshot) -> None:
         """A delta round's copy can be older than a write we just made (e.g. our cancel or move of the
         meeting reached the room after the round read it). Graph updates are conditional (If-Match on the
-        change key the decision saw); cancel, decline and accept are not, and IBSS writes have no
-        precondition at all, so before those the copy is read once more: an old time on a stale copy is
-        not an Outlook edit to carry back to the booking."""
+        change key the decision saw); cancel, decline and accept are not, and IBSS writes are conditional on
+        the booking's version only, so before those the copy is read once more: an old time on a stale copy
+        is not an Outlook edit to carry back to the booking."""
         fresh = await self.outlook.room_event(room.room_mailbox, room.event_id)
         if not isinstance(fresh, Present) or fresh.value.change_key != room.change_key:
             raise StaleRead(f"room event {room.event_id} changed since the delta round read it")
