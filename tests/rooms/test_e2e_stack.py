@@ -198,11 +198,12 @@ async def test_burst_of_50_changes_in_one_room_costs_at_most_5_delta_requests(st
         answers = await asyncio.gather(*(control.post(f"/act/{ALICE}/events", json=b) for b in bodies))
     elapsed = time.monotonic() - t0
     assert all(a.status_code == 201 for a in answers)
-    assert elapsed < 1.0, elapsed
     await stack.wait_in_sync([AURORA])
     await asyncio.sleep(3)  # late notifications may still schedule a round
     await stack.wait_in_sync([AURORA])
-    assert stack.delta_requests(AURORA) <= 5
+    # A slower burst (a loaded machine) only gives the rounds fewer notifications to collapse, so its
+    # length is reported, not required.
+    assert stack.delta_requests(AURORA) <= 5, f"burst of 50 took {elapsed:.2f} s"
 
 
 async def test_100_percent_dropped_notifications_catch_up_without_duplicates(stack_safety_net: Stack) -> None:
