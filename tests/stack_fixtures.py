@@ -270,6 +270,10 @@ def emulator_settings(graph: Any, ibss: Any, storage: str, mode: str = "owner") 
     )
 
 
+# After inviting a room the worker checks the room's reply this much later (a delayed booking job).
+ROOM_REPLY_CHECK_SECONDS = 2
+
+
 def emulator_env(graph: Any, ibss: Any, port: int, mode: str = "owner") -> dict[str, str]:
     """App settings that wire a dev host on `port` to the Graph and IBSS emulators, with the rooms onboarded
     once at start and subscribed (Graph validates and delivers to the host's real intake)."""
@@ -279,7 +283,7 @@ def emulator_env(graph: Any, ibss: Any, port: int, mode: str = "owner") -> dict[
         "SYNC_ONBOARDING_INTERVAL_SECONDS": "3600",
         "SYNC_SAFETY_NET_SECONDS": "3600",
         "SYNC_IBSS_CHANGE_DETECTION": "hooks+poll",
-        "SYNC_ROOM_REPLY_CHECK_SECONDS": "2",
+        "SYNC_ROOM_REPLY_CHECK_SECONDS": str(ROOM_REPLY_CHECK_SECONDS),
         "GRAPH_NOTIFICATION_URL": f"http://127.0.0.1:{port}/api/graph/notifications",
         "GRAPH_LIFECYCLE_URL": f"http://127.0.0.1:{port}/api/graph/lifecycle",
         "GRAPH_BASE_URL": graph.base_url,

@@ -39,6 +39,9 @@ ERROR_REASON: Final = "Reason"  # ASSUMED
 ERROR_MESSAGE: Final = "Message"  # ASSUMED
 ERROR_DETAILS: Final = "Details"  # ASSUMED
 ERROR_DETAIL_OCCURRENCE: Final = "Occurrence"  # ASSUMED (Details of a refused series: the occurrence index)
+# ASSUMED: a 409 for a taken space names the holder as Details.Booking_Id; without it the worker lists the
+# space's bookings for the slot (shared/worker/ibss_side.py, conflict_holder). Booking_Created of the holder
+# and the room copy's lastModifiedDateTime are compared (clocks of IBSS and Exchange taken to agree).
 
 # --------------------------------------------------------------------------------------------------
 # Paths (node-scoped v2 endpoints)

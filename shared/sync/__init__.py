@@ -44,6 +44,7 @@ from shared.sync.plan import (
     UpdateMeeting,
 )
 from shared.sync.reconcile import (
+    HolderMeeting,
     IbssRejection,
     link_keys,
     plan_after_ibss_rejection,
@@ -68,6 +69,7 @@ __all__ = [
     "CreateMeeting",
     "DeclineRoomEvent",
     "Gone",
+    "HolderMeeting",
     "IbssRejection",
     "LinkOnly",
     "LinkState",

@@ -92,6 +92,7 @@ from shared.sync.model import (
     SyncBase,
     SyncConfig,
     Unread,
+    UtcDateTime,
     value_of,
 )
 from shared.sync.normalize import (
@@ -1131,6 +1132,10 @@ def _fmt(value: object) -> str:
 # =============================================================================== failure follow-ups
 
 
+# How the room calendar has a conflicting booking's meeting (see IbssRejection.conflicting_meeting).
+HolderMeeting = Literal["held", "refused", "none", "unknown"]
+
+
 class IbssRejection(BaseModel):
     """IBSS refused a create/update the plan asked for (HTTP 409 or a policy error)."""
 
@@ -1139,8 +1144,25 @@ class IbssRejection(BaseModel):
     kind: Literal["conflict", "policy", "past"]
     message: str
     conflicting_booking_id: str | None = None
-    # Does the room calendar hold the conflicting booking's meeting (accepted)? None = unknown.
-    conflicting_room_accepted: bool | None = None
+    # The conflicting booking's meeting as the room calendar has it: "held" (accepted there), "refused" (it
+    # exists or is being made, and the room does not hold it: the room refuses it, as it took this meeting
+    # first), "none" (the booking has no meeting of ours), "unknown" (cannot tell now).
+    conflicting_meeting: HolderMeeting = "unknown"
+    # When the conflicting booking was made in IBSS (None = unknown).
+    conflicting_booking_created: UtcDateTime | None = None
+
+    def lost_to(self, room_event: RoomEventSnapshot) -> bool:
+        """Did the conflicting booking lose the space to the meeting the room accepted?"""
+        if (
+            self.kind != "conflict"
+            or self.conflicting_booking_id is None
+            or room_event.room_response != Response.ACCEPTED
+        ):
+            return False
+        if self.conflicting_meeting == "refused":
+            return True
+        made = self.conflicting_booking_created
+        return self.conflicting_meeting == "none" and made is not None and made > room_event.last_modified
 
 
 def plan_after_ibss_rejection(
@@ -1150,16 +1172,13 @@ def plan_after_ibss_rejection(
 ) -> SyncPlan:
     """IBSS rejected the booking for an Outlook meeting: the room declines it with the reason.
 
-    Exception (the room calendar is the arbiter): when the room already accepted this meeting and the
-    conflicting IBSS booking's meeting is not in the room's calendar, that IBSS booking lost the race;
-    cancel it and retry this create later.
+    Exception (the room calendar is the arbiter): the room accepted this meeting, and the conflicting IBSS
+    booking either has a meeting the room does not hold, or has none of ours and was made after this
+    meeting last changed (a Flex booking the service had not seen yet when the room accepted). That booking
+    lost the race: cancel it and retry this create later. A booking with no meeting that is older than the
+    meeting (one made before the service synced the space, say) keeps the space, and the room declines.
     """
-    if (
-        rejection.kind == "conflict"
-        and room_event.room_response == Response.ACCEPTED
-        and rejection.conflicting_booking_id is not None
-        and rejection.conflicting_room_accepted is False
-    ):
+    if rejection.lost_to(room_event):
         reason = "The room was already booked in Outlook for this time; the Outlook meeting keeps the room."
         return _plan(
             [

@@ -29,6 +29,7 @@ from shared.sync import (
     OrganizerEventSnapshot,
     OrganizerMode,
     Present,
+    Response,
     RoomEventSnapshot,
     SyncBase,
     SyncConfig,
@@ -50,6 +51,8 @@ from shared.sync.plan import (
     UpdateMeeting,
 )
 from shared.sync.reconcile import (
+    HolderMeeting,
+    IbssRejection,
     plan_after_ibss_rejection,
     plan_after_room_unavailable,
     record_created_booking,
@@ -349,7 +352,8 @@ class Reconciler:
         except BookingRejected as rejected:
             if not isinstance(room, Present):
                 raise
-            follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejected.rejection)
+            rejection = await self._with_conflict_holder(rejected.rejection, plan)
+            follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejection)
             await self._apply(await self._refresh(link), follow_up)
             return follow_up
         except RoomUnavailable as unavailable:
@@ -361,6 +365,42 @@ class Reconciler:
             return follow_up
         self._observe(plan, booking, room)
         return plan
+
+    async def _with_conflict_holder(self, rejection: IbssRejection, plan: SyncPlan) -> IbssRejection:
+        """IBSS refused a create because the space is taken: by which booking, made when, and does the room
+        calendar hold that booking's meeting, accepted? The core then decides whether that booking (say made
+        in Flex moments after the room accepted this meeting, not yet seen by the feed) lost the race."""
+        create = next((a for a in plan.ibss_writes if isinstance(a, CreateBooking)), None)
+        if rejection.kind != "conflict" or create is None:
+            return rejection
+        holder = await self.ibss.conflict_holder(create, rejection.conflicting_booking_id)
+        if holder is None:
+            return rejection
+        return rejection.model_copy(
+            update={
+                "conflicting_booking_id": holder.id,
+                "conflicting_booking_created": holder.created,
+                "conflicting_meeting": await self._meeting_in_the_room(holder.id),
+            }
+        )
+
+    async def _meeting_in_the_room(self, booking_id: str) -> HolderMeeting:
+        """How the room calendar has the meeting of a booking (see ``IbssRejection.conflicting_meeting``)."""
+        holder = await self.links.find("booking", booking_id)
+        if holder is None or holder.base.terminal:
+            return "none"
+        base = holder.base
+        if not base.ical_uid or not base.room_mailbox:
+            # Its meeting's create is running now: the room, which accepted the meeting in hand, declines it.
+            return "refused"
+        copy = await self.outlook.room_event_by_uid(base.room_mailbox, base.ical_uid)
+        if isinstance(copy, Present):
+            event = copy.value
+            held = (
+                event.is_organizer_room or event.room_response == Response.ACCEPTED
+            ) and not event.is_cancelled
+            return "held" if held else "refused"
+        return "refused" if isinstance(copy, Gone) else "unknown"
 
     async def _still_current(self, room: RoomEventSnapshot) -> None:
         """A delta round's copy can be older than a write we just made (e.g. our cancel or move of the
@@ -398,9 +438,12 @@ class Reconciler:
     async def _apply(
         self, link: StoredLink | None, plan: SyncPlan, seen: dict[str, str] | None = None
     ) -> None:
-        for action in plan.actions:
-            if isinstance(action, RetryLater):
-                raise RetryAfter(5.0, action.reason)
+        retry = next((a for a in plan.actions if isinstance(a, RetryLater)), None)
+        if retry is not None:
+            # The writes before the retry make it possible (cancel the booking that lost the race): they
+            # link nothing and are idempotent, so they are carried out now, and again if the job is replayed.
+            await self._carry_out_unlinked(plan.actions)
+            raise RetryAfter(5.0, retry.reason)
         writes = plan.ibss_writes + plan.outlook_writes
         if not writes:
             await self._record_conflicts(link.link_id if link else "", plan)
@@ -414,14 +457,12 @@ class Reconciler:
             return
         if plan.new_base is None:
             # Nothing to link (e.g. cancel a booking that never held the room): idempotent calls only.
-            base = link.base if link else None
+            if link is None:
+                await self._carry_out_unlinked(plan.actions)
+                return
+            base = link.base
             for action in plan.actions:
-                if base is not None:
-                    base = await self._carry_out(action, base)
-                elif isinstance(action, CancelBooking):
-                    await self.ibss.cancel_anywhere(action, (await self.scope.current()).nodes)
-                elif isinstance(action, DeclineRoomEvent):
-                    await self.outlook.apply(action)
+                base = await self._carry_out(action, base)
             return
         # Claim the link first (ETag): two workers on the same link cannot both carry a plan out.
         if link is None:
@@ -432,6 +473,14 @@ class Reconciler:
             pending = new_pending(plan.actions, plan.new_base, seen=seen)
             claimed = await self.links.save(link, link.base, pending)
         await self._run_pending(claimed)
+
+    async def _carry_out_unlinked(self, actions: tuple[Action, ...]) -> None:
+        """Writes that belong to no link: cancel a booking known by id only, decline a room's copy."""
+        for action in actions:
+            if isinstance(action, CancelBooking):
+                await self.ibss.cancel_anywhere(action, (await self.scope.current()).nodes)
+            elif isinstance(action, DeclineRoomEvent):
+                await self.outlook.apply(action)
 
     async def _run_pending(self, link: StoredLink) -> StoredLink:
         assert link.pending is not None

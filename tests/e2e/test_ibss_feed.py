@@ -4,10 +4,10 @@ stack whose IBSS emulator sends no hooks.
 
 Beyond those: a booking hard-deleted in IBSS is cancelled in Outlook by the reconciliation sweep.
 
-Not here yet: ``test_room_already_taken_in_outlook_cancels_the_ibss_booking``. With the Flex booking reaching
-the service up to a poll interval later, the Outlook meeting's own round can reach IBSS first, find the space
-taken by the Flex booking and decline the meeting that the room had accepted first (a race the hook path only
-makes unlikely); the room-calendar-as-arbiter rule has to hold on the Outlook path too before it runs here."""
+The room calendar is the arbiter also when the feed sees a Flex booking late: an Outlook meeting the room
+accepted before the Flex booking was made, whose booking IBSS refuses because the Flex booking holds the
+space, cancels the Flex booking (``test_room_already_taken_in_outlook_cancels_the_ibss_booking``), whichever
+change the service sees first."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from scripts.stack import ROOT, azurite_running, free_port, stop_process
 from tests.e2e import test_ibss_made as flex
 from tests.e2e.conftest import SyncStack, eventually
 from tests.slots import business_slot
-from tests.stack_fixtures import emulator_env, start_host
+from tests.stack_fixtures import ROOM_REPLY_CHECK_SECONDS, emulator_env, start_host
 
 # The demo building without its seed bookings: the feed would (rightly) sync those too, as bookings made
 # in IBSS just now, and the scenarios expect an otherwise empty building (hooks never announce seeds).
@@ -68,6 +68,9 @@ def sync_stack(poll_stack_session: SyncStack) -> Iterator[SyncStack]:
 test_book_reschedule_rename_cancel = flex.test_book_reschedule_rename_cancel
 test_move_to_another_space_releases_the_old_room = flex.test_move_to_another_space_releases_the_old_room
 test_parties_become_attendees = flex.test_parties_become_attendees
+test_room_already_taken_in_outlook_cancels_the_ibss_booking = (
+    flex.test_room_already_taken_in_outlook_cancels_the_ibss_booking
+)
 
 
 def _until_idle(stack: SyncStack, quiet: float = 1.5, limit: float = 20.0) -> None:
@@ -97,9 +100,10 @@ def test_a_booking_hard_deleted_in_ibss_cancels_its_meeting_by_the_sweep(sync_st
     eventually(lambda: flex._live(stack, holder, "Purged"), what="meeting in Outlook")
     eventually(lambda: flex._live(stack, flex.AURORA), what="room calendar entry")
 
-    # The rounds our own meeting set off (its echo, a full resync after the reset) read the booking too: a
-    # purge while one is running is seen by that round, not by the sweep this test is about.
-    _until_idle(stack)
+    # The rounds our own meeting set off (its echo, a full resync after the reset) and the room-reply check
+    # its create scheduled read the booking too: a purge seen by one of them is not seen by the sweep this
+    # test is about. The check runs ROOM_REPLY_CHECK_SECONDS after the create, so quiet lasts longer.
+    _until_idle(stack, quiet=ROOM_REPLY_CHECK_SECONDS + 2.0)
     stack.ibss.purge_booking(str(booking["Booking_Id"]))
     queued = httpx.post(stack.host.url("ops/ibss/sweep?node_id=1001"), timeout=20)
     assert queued.status_code == 202, queued.text

@@ -6,6 +6,9 @@
   the round must not decline the (stale) copy on top of the cancel.
 - A room's delta round read the room's copy just before our own move of the meeting (a Flex move) reached
   it: the copy's old time is not an Outlook edit, so the round must not move the booking back.
+- The room accepted an Outlook meeting and IBSS refuses its booking because a booking the service has not
+  synced yet holds the space: a Flex booking made after the room accepted loses it (cancelled, the meeting's
+  booking made on the retry); one made before keeps it (the room declines the meeting).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from emulators.graph.testing import GraphEmulator
 from emulators.ibss.testing import IbssEmulator
 from shared.storage.account import StorageAccount
-from shared.sync.model import Present
+from shared.sync.model import Present, Response, RoomEventSnapshot
+from shared.sync.plan import CreateBooking
 from shared.worker import wiring
 from shared.worker.errors import RetryAfter
 from shared.worker.reconciler import Reconciler
@@ -187,3 +192,74 @@ async def test_a_delta_round_copy_older_than_our_move_does_not_move_the_booking_
     assert (ibss_writes(ibss), graph_writes(graph)) == (ibss_before, graph_before)
     (booking,) = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
     assert booking["Booking_Start"].startswith(later[0].strftime("%Y-%m-%dT%H:%M"))
+
+
+async def _round_copy(reconciler: Reconciler, event_id: str) -> RoomEventSnapshot:
+    copy = await reconciler.outlook.room_event(ROOM, event_id)
+    assert isinstance(copy, Present)
+    return copy.value
+
+
+def _outlook_meeting(graph: GraphEmulator, subject: str, start: datetime, end: datetime) -> dict[str, Any]:
+    made = graph.act_create_meeting(
+        "bob@contoso.example",
+        {
+            "subject": subject,
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": ROOM}, "type": "resource"}],
+        },
+    )
+    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == made["iCalUId"]]
+    assert room_copy["responseStatus"]["response"] == "accepted"
+    return room_copy
+
+
+def _booking(ibss: IbssEmulator, booking_id: str) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
+    (row,) = rows
+    return row
+
+
+async def test_a_flex_booking_made_after_the_room_accepted_the_meeting_loses_the_space(
+    reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+) -> None:
+    start, end = business_slot(7, 10)
+    room_copy = _outlook_meeting(graph, "Outlook first", start, end)
+    flex = str(ibss.act_book(ALICE, SPACE, start, end, name="Flex second")["Booking_Id"])  # not synced yet
+
+    event_id = str(room_copy["id"])
+    with pytest.raises(RetryAfter):  # the holder is cancelled, the create comes back
+        await reconciler.room_event_changed(ROOM, event_id, await _round_copy(reconciler, event_id))
+    assert _booking(ibss, flex)["Booking_Status"] == "Cancelled"
+    assert _booking(ibss, flex)["Booking_Cancel_Reason"]
+    retried = await reconciler.room_event_changed(ROOM, event_id, await _round_copy(reconciler, event_id))
+    assert retried is not None
+    (create,) = retried.ibss_writes
+    assert isinstance(create, CreateBooking)
+    assert create.origin_ical_uid == room_copy["iCalUId"]
+    assert (await _round_copy(reconciler, event_id)).room_response == Response.ACCEPTED
+    at_slot = start.strftime("%Y-%m-%dT%H:%M")
+    live = [
+        b["Booking_Name"]
+        for b in ibss.state()["bookings"]
+        if b["Booking_Status"] != "Cancelled" and str(b["Booking_Start"]).startswith(at_slot)
+    ]
+    assert live == ["Outlook first"]
+
+
+async def test_an_ibss_booking_older_than_the_meeting_keeps_the_space(
+    reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
+) -> None:
+    """A booking that was there before the service synced the space (no meeting of ours) is not cancelled
+    because the room, which did not know it, accepted a meeting over it."""
+    start, end = business_slot(7, 13)
+    older = str(ibss.act_book(ALICE, SPACE, start, end, name="Booked before")["Booking_Id"])
+    await asyncio.sleep(0.05)
+    room_copy = _outlook_meeting(graph, "Outlook later", start, end)
+
+    event_id = str(room_copy["id"])
+    plan = await reconciler.room_event_changed(ROOM, event_id, await _round_copy(reconciler, event_id))
+    assert plan is not None
+    assert [a.kind for a in plan.actions] == ["decline_room_event"]
+    assert _booking(ibss, older)["Booking_Status"] != "Cancelled"

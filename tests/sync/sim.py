@@ -25,6 +25,7 @@ from shared.sync import (
     CreateBooking,
     CreateMeeting,
     DeclineRoomEvent,
+    HolderMeeting,
     IbssRejection,
     LinkOnly,
     Managed,
@@ -91,6 +92,7 @@ class Booking:
     version: int = 1
     modified: datetime = T0
     origin_ical: str | None = None
+    created: datetime = T0
 
 
 @dataclass
@@ -194,6 +196,7 @@ class World:
             modified=self.tick(),
             origin_ical=origin,
         )
+        b.created = b.modified
         self.bookings[b.id] = b
         return b
 
@@ -493,18 +496,20 @@ class World:
                 if holder is not None:
                     copy = self.copies[action.room_event_id]
                     holder_link = next((b for b in self.links.values() if b.booking_id == holder.id), None)
-                    accepted = bool(
-                        holder_link
-                        and holder_link.ical_uid
-                        and any(
-                            i == holder_link.ical_uid for i, _ in self.room_entries(action.space.room_mailbox)
-                        )
+                    in_room = {i for i, _ in self.room_entries(action.space.room_mailbox)}
+                    meeting: HolderMeeting = (
+                        "none"
+                        if holder_link is None or not holder_link.ical_uid
+                        else "held"
+                        if holder_link.ical_uid in in_room
+                        else "refused"
                     )
                     rej = IbssRejection(
                         kind="conflict",
                         message="space already booked",
                         conflicting_booking_id=holder.id,
-                        conflicting_room_accepted=accepted,
+                        conflicting_meeting=meeting,
+                        conflicting_booking_created=holder.created,
                     )
                     self.apply(plan_after_ibss_rejection(self.room_snap_of_copy(copy), None, rej), None)
                     return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from shared.sync import (
@@ -21,6 +23,7 @@ from shared.sync import (
     Response,
     RetryLater,
     Side,
+    SyncPlan,
     UpdateBooking,
     UpdateMeeting,
     plan_after_ibss_rejection,
@@ -340,19 +343,56 @@ def test_ibss_conflict_with_unknown_holder_declines() -> None:
     assert [type(a) for a in plan_after_ibss_rejection(room_event(), None, rej).actions] == [DeclineRoomEvent]
 
 
-def test_ibss_conflict_lost_by_the_ibss_booking_when_the_room_accepted_outlook_first() -> None:
-    rej = IbssRejection(
-        kind="conflict",
-        message="space already booked",
-        conflicting_booking_id="BK-9",
-        conflicting_room_accepted=False,
+def _holder(meeting: str, created: datetime | None = None) -> IbssRejection:
+    return IbssRejection.model_validate(
+        {
+            "kind": "conflict",
+            "message": "space already booked",
+            "conflicting_booking_id": "BK-9",
+            "conflicting_meeting": meeting,
+            "conflicting_booking_created": created,
+        }
     )
-    plan = plan_after_ibss_rejection(room_event(), None, rej)
-    cancel, retry = plan.actions
-    assert isinstance(cancel, CancelBooking)
-    assert cancel.booking_id == "BK-9"
-    assert isinstance(retry, RetryLater)
-    assert plan.outlook_writes == ()
+
+
+def _lost_the_race(plan: SyncPlan) -> bool:
+    if [type(a) for a in plan.actions] != [CancelBooking, RetryLater]:
+        return False
+    cancel = plan.actions[0]
+    return isinstance(cancel, CancelBooking) and cancel.booking_id == "BK-9" and plan.outlook_writes == ()
+
+
+def test_ibss_conflict_lost_by_a_booking_made_in_flex_after_the_room_accepted() -> None:
+    accepted = room_event()
+    later = accepted.last_modified + timedelta(seconds=2)  # booked in Flex after the room accepted
+    assert _lost_the_race(plan_after_ibss_rejection(accepted, None, _holder("none", later)))
+
+
+def test_ibss_conflict_lost_by_a_booking_whose_meeting_the_room_does_not_hold() -> None:
+    """Whatever its age: the room took this meeting first and refuses (or refused) the holder's."""
+    accepted = room_event()
+    older = accepted.last_modified - H
+    assert _lost_the_race(plan_after_ibss_rejection(accepted, None, _holder("refused", older)))
+
+
+@pytest.mark.parametrize(
+    ("meeting", "made"),
+    [("none", "before"), ("none", "unknown"), ("held", "after"), ("unknown", "after")],
+)
+def test_ibss_conflict_kept_by_the_holder_declines(meeting: str, made: str) -> None:
+    """A booking with no meeting made before this one last changed (there before the service synced the
+    space), or of unknown age, keeps the space; so does one the room holds, or one the room cannot be asked
+    about."""
+    accepted = room_event()
+    created = {"before": accepted.last_modified - H, "after": accepted.last_modified + H}.get(made)
+    plan = plan_after_ibss_rejection(accepted, None, _holder(meeting, created))
+    assert [type(a) for a in plan.actions] == [DeclineRoomEvent]
+
+
+def test_ibss_conflict_when_the_room_did_not_accept_declines() -> None:
+    tentative = room_event(room_response=Response.NONE)
+    plan = plan_after_ibss_rejection(tentative, None, _holder("refused"))
+    assert [type(a) for a in plan.actions] == [DeclineRoomEvent]
 
 
 def test_rejected_update_of_a_linked_booking_declines_and_cancels() -> None:
