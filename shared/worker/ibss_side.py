@@ -140,7 +140,7 @@ class IbssSide:
             raise BookingRejected(_rejection(exc)) from exc
 
     async def conflict_holder(self, action: CreateBooking, named: str | None) -> Booking | None:
-        """The active booking that holds the space a create was refused for: the one the 409 named, else
+        """The booking that holds the space a create was refused for: the one the 409 named, else
         (fields.py: ASSUMED) the first other active booking of the space in the slot."""
         node_id = action.space.node_id
         if named is not None:
@@ -148,13 +148,13 @@ class IbssSide:
                 held = await _ibss(self.client.get_booking(node_id, named))
             except IbssNotFound:
                 return None
-            return held if held.is_active else None
+            return held if held.holds_space else None
         found = await _ibss(
             self.client.list_bookings(
                 node_id, space_id=action.space.space_id, start=action.start, end=action.end
             )
         )
-        return next((b for b in found if b.is_active and b.ext_ref != action.origin_ical_uid), None)
+        return next((b for b in found if b.holds_space and b.ext_ref != action.origin_ical_uid), None)
 
     async def update(self, node_id: int, action: UpdateBooking) -> Booking:
         changes = action.changes

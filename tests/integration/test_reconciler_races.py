@@ -80,9 +80,35 @@ def ibss_writes(ibss: IbssEmulator) -> int:
     )
 
 
+def _booking(ibss: IbssEmulator, booking_id: str) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
+    (row,) = rows
+    return row
+
+
 def node_of(ibss: IbssEmulator, booking_id: str) -> int:
-    (booking,) = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
-    return int(booking["Node_Id"])
+    return int(_booking(ibss, booking_id)["Node_Id"])
+
+
+async def _round_copy(reconciler: Reconciler, event_id: str) -> RoomEventSnapshot:
+    copy = await reconciler.outlook.room_event(ROOM, event_id)
+    assert isinstance(copy, Present)
+    return copy.value
+
+
+def _outlook_meeting(graph: GraphEmulator, subject: str, start: datetime, end: datetime) -> dict[str, Any]:
+    made = graph.act_create_meeting(
+        "bob@contoso.example",
+        {
+            "subject": subject,
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": ROOM}, "type": "resource"}],
+        },
+    )
+    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == made["iCalUId"]]
+    assert room_copy["responseStatus"]["response"] == "accepted"
+    return room_copy
 
 
 async def test_two_workers_on_one_new_booking_create_one_meeting(
@@ -137,16 +163,7 @@ async def test_two_rounds_on_one_new_outlook_meeting_book_it_once(
     reconciler: Reconciler, graph: GraphEmulator, ibss: IbssEmulator
 ) -> None:
     start, end = business_slot(6, 14)
-    made = graph.act_create_meeting(
-        "bob@contoso.example",
-        {
-            "subject": "Outlook race",
-            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "attendees": [{"emailAddress": {"address": ROOM}, "type": "resource"}],
-        },
-    )
-    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == made["iCalUId"]]
+    room_copy = _outlook_meeting(graph, "Outlook race", start, end)
     copy = await reconciler.outlook.room_event(ROOM, str(room_copy["id"]))
     assert isinstance(copy, Present)
     results = await asyncio.gather(
@@ -190,35 +207,7 @@ async def test_a_delta_round_copy_older_than_our_move_does_not_move_the_booking_
     plan = await reconciler.room_event_changed(ROOM, str(room_copy["id"]), round_copy.value)
     assert plan is None or not (plan.ibss_writes + plan.outlook_writes), plan
     assert (ibss_writes(ibss), graph_writes(graph)) == (ibss_before, graph_before)
-    (booking,) = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
-    assert booking["Booking_Start"].startswith(later[0].strftime("%Y-%m-%dT%H:%M"))
-
-
-async def _round_copy(reconciler: Reconciler, event_id: str) -> RoomEventSnapshot:
-    copy = await reconciler.outlook.room_event(ROOM, event_id)
-    assert isinstance(copy, Present)
-    return copy.value
-
-
-def _outlook_meeting(graph: GraphEmulator, subject: str, start: datetime, end: datetime) -> dict[str, Any]:
-    made = graph.act_create_meeting(
-        "bob@contoso.example",
-        {
-            "subject": subject,
-            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "attendees": [{"emailAddress": {"address": ROOM}, "type": "resource"}],
-        },
-    )
-    (room_copy,) = [e for e in graph.mailbox_events(ROOM) if e.get("iCalUId") == made["iCalUId"]]
-    assert room_copy["responseStatus"]["response"] == "accepted"
-    return room_copy
-
-
-def _booking(ibss: IbssEmulator, booking_id: str) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = [b for b in ibss.state()["bookings"] if str(b["Booking_Id"]) == booking_id]
-    (row,) = rows
-    return row
+    assert _booking(ibss, booking_id)["Booking_Start"].startswith(later[0].strftime("%Y-%m-%dT%H:%M"))
 
 
 async def test_a_flex_booking_made_after_the_room_accepted_the_meeting_loses_the_space(

@@ -193,10 +193,10 @@ class World:
             name,
             owner,
             {p: not p.endswith("@contoso.example") for p in parties},
-            modified=self.tick(),
+            modified=(now := self.tick()),
             origin_ical=origin,
+            created=now,
         )
-        b.created = b.modified
         self.bookings[b.id] = b
         return b
 
