@@ -271,7 +271,13 @@ class EmulatorState:
         * checked in and the clock passed the end: ``Completed`` (``Booking_Completed_Time`` = end, no hook).
         """
         now = self.clock.now()
-        for b in sorted(self.bookings.values(), key=lambda x: (x.start, x.id)):
+        # Only bookings whose time has come can change; the rest are skipped before the (ordered) pass.
+        due = [
+            b
+            for b in self.bookings.values()
+            if (b.status in _WAITING and now >= b.start) or (b.status in _CHECKED_IN and now >= b.end)
+        ]
+        for b in sorted(due, key=lambda x: (x.start, x.id)):
             if b.status in _WAITING:
                 threshold = b.auto_cancel_threshold_min
                 if threshold is not None and threshold > 0 and now >= b.start + timedelta(minutes=threshold):
