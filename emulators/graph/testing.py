@@ -17,6 +17,9 @@ from emulators.graph.auth import make_tls_cert
 from emulators.graph.server import bind, make_servers, serve
 from emulators.graph.tenant import DEMO_TENANT_PATH
 
+# How long a stopping server may wait for its connections to finish before it drops them.
+_SHUTDOWN_GRACE_SECONDS = 1.0
+
 
 class GraphEmulator:
     """Context manager: ``with GraphEmulator() as g: g.base_url, g.authority, ...``."""
@@ -62,6 +65,11 @@ class GraphEmulator:
         for s in self._servers:
             s.should_exit = True
         if self._thread is not None:
+            # A client that never closed (a test's event loop ended first) leaves a connection uvicorn's
+            # graceful shutdown would wait for until the join gave up; after a short grace it is dropped.
+            self._thread.join(timeout=_SHUTDOWN_GRACE_SECONDS)
+            for s in self._servers:
+                s.force_exit = True
             self._thread.join(timeout=10)
         self._client.close()
         self._dir.cleanup()

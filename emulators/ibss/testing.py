@@ -27,6 +27,9 @@ from emulators.ibss.app import DEFAULT_API_KEY, DEMO_DATA, Emulator, EmulatorCon
 from shared.ibss import fields
 from shared.ibss.models import format_utc
 
+# How long a stopping server may wait for its connections to finish before it drops them.
+_SHUTDOWN_GRACE_SECONDS = 1.0
+
 
 class ServerThread:
     """uvicorn serving an ASGI app on 127.0.0.1 in a daemon thread."""
@@ -64,6 +67,11 @@ class ServerThread:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
+            # As for the Graph emulator: a connection an unclosed client left open would hold the
+            # graceful shutdown until the join gave up; after a short grace it is dropped.
+            self._thread.join(min(timeout, _SHUTDOWN_GRACE_SECONDS))
+            if self._server is not None:
+                self._server.force_exit = True
             self._thread.join(timeout)
         self._server = None
         self._thread = None
