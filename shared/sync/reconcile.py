@@ -1136,6 +1136,22 @@ def _fmt(value: object) -> str:
 HolderMeeting = Literal["held", "refused", "none", "unknown"]
 
 
+def holder_meeting(base: SyncBase | None, room_copy: Observed[RoomEventSnapshot] | None) -> HolderMeeting:
+    """How the room calendar has the meeting of a booking that holds a space: from the booking's link
+    (None: no link) and the room's copy of its meeting (None: not read, the base names none yet)."""
+    if base is None or base.terminal:
+        return "none"
+    if not base.ical_uid or not base.room_mailbox:
+        # Its meeting's create is running now: the room, which accepted the meeting in hand, declines it.
+        return "refused"
+    if isinstance(room_copy, Present):
+        event = room_copy.value
+        accepted = event.is_organizer_room or event.room_response == Response.ACCEPTED
+        held = accepted and not event.is_cancelled
+        return "held" if held else "refused"
+    return "refused" if isinstance(room_copy, Gone) else "unknown"
+
+
 class IbssRejection(BaseModel):
     """IBSS refused a create/update the plan asked for (HTTP 409 or a policy error)."""
 

@@ -29,7 +29,6 @@ from shared.sync import (
     OrganizerEventSnapshot,
     OrganizerMode,
     Present,
-    Response,
     RoomEventSnapshot,
     SyncBase,
     SyncConfig,
@@ -53,6 +52,7 @@ from shared.sync.plan import (
 from shared.sync.reconcile import (
     HolderMeeting,
     IbssRejection,
+    holder_meeting,
     plan_after_ibss_rejection,
     plan_after_room_unavailable,
     record_created_booking,
@@ -385,22 +385,13 @@ class Reconciler:
         )
 
     async def _meeting_in_the_room(self, booking_id: str) -> HolderMeeting:
-        """How the room calendar has the meeting of a booking (see ``IbssRejection.conflicting_meeting``)."""
+        """The observations ``holder_meeting`` decides on: the booking's link and its room copy."""
         holder = await self.links.find("booking", booking_id)
-        if holder is None or holder.base.terminal:
-            return "none"
-        base = holder.base
-        if not base.ical_uid or not base.room_mailbox:
-            # Its meeting's create is running now: the room, which accepted the meeting in hand, declines it.
-            return "refused"
-        copy = await self.outlook.room_event_by_uid(base.room_mailbox, base.ical_uid)
-        if isinstance(copy, Present):
-            event = copy.value
-            held = (
-                event.is_organizer_room or event.room_response == Response.ACCEPTED
-            ) and not event.is_cancelled
-            return "held" if held else "refused"
-        return "refused" if isinstance(copy, Gone) else "unknown"
+        base = holder.base if holder is not None else None
+        copy = None
+        if base is not None and not base.terminal and base.ical_uid and base.room_mailbox:
+            copy = await self.outlook.room_event_by_uid(base.room_mailbox, base.ical_uid)
+        return holder_meeting(base, copy)
 
     async def _still_current(self, room: RoomEventSnapshot) -> None:
         """A delta round's copy can be older than a write we just made (e.g. our cancel or move of the

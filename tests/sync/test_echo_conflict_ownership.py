@@ -29,6 +29,7 @@ from shared.sync import (
     plan_after_ibss_rejection,
     reconcile,
 )
+from shared.sync.reconcile import holder_meeting
 from tests.sync.factories import (
     AURORA,
     BOB,
@@ -442,3 +443,15 @@ def test_attendee_owner_is_never_a_party() -> None:
     link = outlook_made(OWNER, attendees=(person(GUEST),))
     assert link.base.parties == (GUEST,)
     assert "alice@contoso.example" not in link.base.attendees
+
+
+def test_holder_meeting_is_read_from_the_holders_link_and_its_room_copy() -> None:
+    base = ibss_made(ROOM).base
+    assert holder_meeting(None, None) == "none"
+    assert holder_meeting(base.model_copy(update={"state": LinkState.CANCELLED}), None) == "none"
+    assert holder_meeting(base.model_copy(update={"ical_uid": ""}), None) == "refused"  # being made now
+    assert holder_meeting(base, Present(room_event())) == "held"
+    assert holder_meeting(base, Present(room_event(room_response=Response.DECLINED))) == "refused"
+    assert holder_meeting(base, Present(room_event(is_cancelled=True))) == "refused"
+    assert holder_meeting(base, GONE) == "refused"
+    assert holder_meeting(base, UNREAD) == "unknown"
