@@ -331,18 +331,7 @@ class Reconciler:
         )
         if room_read_first and (unconditional or plan.ibss_writes) and isinstance(room, Present):
             await self._still_current(room.value)
-        if not plan.is_noop:
-            log.info(
-                "plan",
-                extra={
-                    "actions": [a.kind for a in plan.actions],
-                    "fields": _changed_fields(plan.actions),
-                    "why": "; ".join(plan.explanation)[:300],
-                    "link_id": link.link_id if link else None,
-                    "booking_id": booking.value.booking_id if isinstance(booking, Present) else None,
-                    "room_event_id": room.value.event_id[-16:] if isinstance(room, Present) else None,
-                },
-            )
+        _log_plan("plan", plan, link, booking, room)
         seen = {
             "organizer": organizer.value.change_key if isinstance(organizer, Present) else None,
             "room": room.value.change_key if isinstance(room, Present) else None,
@@ -354,6 +343,7 @@ class Reconciler:
                 raise
             rejection = await self._with_conflict_holder(rejected.rejection, plan)
             follow_up = plan_after_ibss_rejection(room.value, link.base if link else None, rejection)
+            _log_plan("follow-up plan", follow_up, link, booking, room)
             await self._apply(await self._refresh(link), follow_up)
             return follow_up
         except RoomUnavailable as unavailable:
@@ -361,6 +351,7 @@ class Reconciler:
             if not isinstance(booking, Present):
                 raise
             follow_up = plan_after_room_unavailable(booking.value, previous, config, str(unavailable))
+            _log_plan("follow-up plan", follow_up, link, booking, room)
             await self._apply(await self._refresh(link), follow_up)
             return follow_up
         self._observe(plan, booking, room)
@@ -543,6 +534,29 @@ class Reconciler:
             # "room" is the IBSS space id: an id, never a mailbox address.
             space = plan.new_base.space_id if plan.new_base else ""
             telemetry.sync_conflicts.add(1, {"kind": conflict.field, "room": space})
+
+
+def _log_plan(
+    message: str,
+    plan: SyncPlan,
+    link: StoredLink | None,
+    booking: Observed[BookingSnapshot],
+    room: Observed[RoomEventSnapshot],
+) -> None:
+    """What was decided and why; a refusal's follow-up too, so a declined meeting's reason is in the log."""
+    if plan.is_noop:
+        return
+    log.info(
+        message,
+        extra={
+            "actions": [a.kind for a in plan.actions],
+            "fields": _changed_fields(plan.actions),
+            "why": "; ".join(plan.explanation)[:300],
+            "link_id": link.link_id if link else None,
+            "booking_id": booking.value.booking_id if isinstance(booking, Present) else None,
+            "room_event_id": room.value.event_id[-16:] if isinstance(room, Present) else None,
+        },
+    )
 
 
 def _changed_fields(actions: Iterable[Action]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,10 @@ class ReconcilingChangeSink:
     # Recurring meetings made from IBSS series (owner mode): items leaving the room that no link knows may
     # be occurrences the organizer cancelled in Outlook; the room's series jobs look (series_ibss.py).
     ibss_series: Callable[[str], Awaitable[None]] | None = None
+    # Items of one round reconciled at a time. Exchange serves an app at most 4 concurrent requests per
+    # mailbox (more get 429), every reconcile here reads or writes the room's, and one is left to the
+    # room's other readers (a hook's job, the sweep).
+    concurrency: int = 3
 
     async def _outlook_series(self, room_mailbox: str, event: Event) -> str | None:
         """The series master id when the Outlook series path owns this item, else None."""
@@ -94,6 +99,38 @@ class ReconcilingChangeSink:
             if self.ibss_series is not None:
                 await self.ibss_series(room_mailbox)
 
+    async def _changed(self, room_mailbox: str, event: Event) -> str | None:
+        """Reconcile one changed item; the series master id instead when the series path owns it."""
+        assert event.id
+        master_id = await self._outlook_series(room_mailbox, event)
+        if master_id is not None:
+            return master_id
+        try:
+            snapshot = to_room_snapshot(event, room_mailbox)
+        except MappingError as exc:
+            # One unreadable item must not block the room; it is skipped and logged.
+            log.warning("room event skipped", extra={"reason": str(exc)[:300]})
+            return None
+        await self.reconciler.room_event_changed(room_mailbox, event.id, snapshot)
+        return None
+
+    async def _all_changed(self, room_mailbox: str, changed: Sequence[Event]) -> list[str]:
+        """The round's items side by side, at most ``concurrency`` at a time: a burst of 50 new meetings
+        is not 50 reconciles in a row while the room's next round waits. Every item is tried; then the
+        first failure is raised (a throttle first), so the round is replayed and the done ones are echoes."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(event: Event) -> str | None:
+            async with gate:
+                return await self._changed(room_mailbox, event)
+
+        outcomes = await asyncio.gather(*(one(e) for e in changed if e.id), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        throttled = [f for f in failures if isinstance(f, RetryAfter | GraphThrottled)]
+        if failures:
+            raise (throttled or failures)[0]
+        return [o for o in outcomes if isinstance(o, str)]
+
     async def room_changed(
         self,
         room_mailbox: str,
@@ -102,21 +139,7 @@ class ReconcilingChangeSink:
         full_resync: bool,
     ) -> None:
         try:
-            series_masters: list[str] = []
-            for event in changed:
-                if not event.id:
-                    continue
-                master_id = await self._outlook_series(room_mailbox, event)
-                if master_id is not None:
-                    series_masters.append(master_id)
-                    continue
-                try:
-                    snapshot = to_room_snapshot(event, room_mailbox)
-                except MappingError as exc:
-                    # One unreadable item must not block the room; it is skipped and logged.
-                    log.warning("room event skipped", extra={"reason": str(exc)[:300]})
-                    continue
-                await self.reconciler.room_event_changed(room_mailbox, event.id, snapshot)
+            series_masters = list(dict.fromkeys(await self._all_changed(room_mailbox, changed)))
             if self.series is not None:
                 await self.series.enqueue(room_mailbox, series_masters, "delta")
                 await self._series_removed(room_mailbox, removed_event_ids, series_masters)

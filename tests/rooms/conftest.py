@@ -284,6 +284,11 @@ def truth(g: GraphEmulator, mailbox: str, start: datetime, end: datetime) -> dic
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
         while url:
             resp = client.get(url, params=params)
+            for _ in range(10):  # the service may hold the mailbox's concurrent requests: wait as told
+                if resp.status_code != 429:
+                    break
+                time.sleep(float(resp.headers.get("Retry-After", "1")))
+                resp = client.get(url, params=params)
             resp.raise_for_status()
             body = resp.json()
             out.update({e["id"]: e["changeKey"] for e in body["value"]})
