@@ -190,7 +190,11 @@ class IbssEmulator:
     def reset(
         self, *, clock: datetime | None = None, frozen: bool = True, data: dict[str, Any] | None = None
     ) -> None:
-        """Back to the initial data; clears bookings, faults, request counts and hook history."""
+        """Back to the initial data; clears bookings, faults, request counts and hook history.
+
+        ``clock=None``: the emulator follows real time exactly, as the Graph emulator does. A clock set to
+        the caller's ``now`` runs behind by the call's latency, and the service compares IBSS timestamps
+        with Graph's (which of a Flex booking and an Outlook meeting came first)."""
         self._ctl("POST", "/reset", {"clock": _iso(clock) if clock else None, "frozen": frozen, "data": data})
 
     def load(self, data: dict[str, Any], *, replace: bool = False) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -91,6 +90,6 @@ def ops_stack(
     ops_host: RunningHost, ops_graph: GraphEmulator, ops_ibss: IbssEmulator
 ) -> tuple[RunningHost, GraphEmulator, IbssEmulator]:
     ops_graph.reset()
-    ops_ibss.reset(clock=datetime.now(UTC), frozen=False)
+    ops_ibss.reset()
     ops_ibss.set_hook_target(ops_host.url("ibss/hooks", key=False), HOOK_SECRET)
     return ops_host, ops_graph, ops_ibss

@@ -7,7 +7,6 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -40,7 +39,7 @@ class SyncStack:
     def reset(self) -> None:
         self.graph.reset()
         # Both emulators on real time: the service decides with the real clock too.
-        self.ibss.reset(clock=datetime.now(UTC), frozen=False)
+        self.ibss.reset()
         self.ibss.set_hook_target(self.host.url("ibss/hooks", key=False), HOOK_SECRET)
 
 
@@ -149,6 +148,6 @@ def ready_stack(
     """A fresh stack (own storage account, own dev host) whose rooms are onboarded, subscribed and
     delta-synced, so Outlook changes reach the service through Graph notifications as in production."""
     graph_emulator.reset()
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
+    ibss_emulator.reset()
     with onboarded_stack(azurite_pool, graph_emulator, ibss_emulator, request.param) as (stack, _):
         yield stack

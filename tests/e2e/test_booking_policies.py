@@ -68,7 +68,7 @@ def policy_stack(
     azurite_pool: AzuritePool,
 ) -> Iterator[PolicyStack]:
     graph_emulator.reset()
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
+    ibss_emulator.reset()
     with onboarded_stack(azurite_pool, graph_emulator, ibss_emulator, request.param) as (stack, storage):
         yield PolicyStack(stack=stack, storage=storage)
 

@@ -53,7 +53,7 @@ def stack(
 ) -> Iterator[Stack]:
     graph_emulator.reset()
     graph_emulator.set_config(deliveryBatchWindowSeconds=0)
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False, data=demo_data(seeds=False, sync_echo=True))
+    ibss_emulator.reset(data=demo_data(seeds=False, sync_echo=True))
     with azurite_running() as azurite:
         port = free_port()
         env = {

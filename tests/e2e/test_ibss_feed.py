@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -56,7 +55,7 @@ def sync_stack(poll_stack_session: SyncStack) -> Iterator[SyncStack]:
     """As the package's ``sync_stack``, but IBSS sends no hooks: every change comes through the feed."""
     stack = poll_stack_session
     stack.graph.reset()
-    stack.ibss.reset(clock=datetime.now(UTC), frozen=False, data=NO_SEEDS)
+    stack.ibss.reset(data=NO_SEEDS)
     stack.ibss.set_hooks(enabled=False)
     yield stack
     # The premise of every test here: IBSS announced nothing, so what reached Outlook came by the feed.

@@ -57,7 +57,7 @@ def chaos(
 ) -> Iterator[Chaos]:
     graph_emulator.reset()
     graph_emulator.set_config(deliveryBatchWindowSeconds=0)
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
+    ibss_emulator.reset()
     with azurite_running() as azurite:
         port = free_port()
         env = emulator_env(graph_emulator, ibss_emulator, port)

@@ -49,7 +49,7 @@ def owner_stack(
     """Owner mode only (room mode: the room organizes the series, people cannot edit it in Outlook), with
     the rooms subscribed, so the organizer's edits reach the service through Graph notifications."""
     graph_emulator.reset()
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
+    ibss_emulator.reset()
     with onboarded_stack(azurite_pool, graph_emulator, ibss_emulator, "owner") as (stack, _):
         yield stack
 

@@ -70,7 +70,7 @@ def no_show_stack(
 ) -> Iterator[NoShowStack]:
     """As ``ready_stack`` (own storage account and dev host, rooms subscribed), plus the storage address."""
     graph_emulator.reset()
-    ibss_emulator.reset(clock=datetime.now(UTC), frozen=False)
+    ibss_emulator.reset()
     try:
         with onboarded_stack(azurite_pool, graph_emulator, ibss_emulator, request.param) as (stack, storage):
             yield NoShowStack(stack=stack, storage=storage)

@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import pytest
 from pydantic import BaseModel
@@ -99,7 +98,7 @@ async def test_one_sync_round_is_one_trace_with_its_metrics(
 ) -> None:
     graph, ibss = graph_emulator, ibss_emulator
     graph.reset()
-    ibss.reset(clock=datetime.now(UTC), frozen=False)
+    ibss.reset()
     settings = emulator_settings(graph, ibss, telemetry_azurite.connection_string)
     telemetry.instrument_http_clients(ibss.base_url, graph.base_url)
     loop_id = id(asyncio.get_running_loop())
