@@ -2,8 +2,9 @@
 
 1. Propagation (the local stack: Azurite, both emulators, the dev host in ``poll`` mode, IBSS hooks off).
    100 Flex changes across the 5 rooms of the demo building (Echo joins the sync here): 20 bookings made,
-   each moved twice, renamed and cancelled, in waves of 10 changes at once, each wave at a random moment of
-   the poll interval. Each change is timed from its
+   each moved twice, renamed and cancelled, by 10 people side by side (two bookings each, one change at a
+   time), each change at a random moment of the poll interval after the last one was shown, so every
+   change, not a wave of them, falls at its own point of the poll cycle. Each change is timed from its
    Flex call until the room's calendar shows it (a new name: until the meeting shows it); a change not
    shown within 3 poll intervals + 10 s is lost.
 2. IBSS requests (in process: the feed against the IBSS emulator and Azurite, both on an emulated clock).
@@ -24,6 +25,7 @@ import gc
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +50,7 @@ ALICE = "alice@contoso.example"
 # The bookings' owners, by room: in owner mode each meeting is written to its owner's mailbox, and Graph
 # allows 4 concurrent requests per mailbox; one owner for all 10 changes of a wave would measure that limit.
 OWNERS = ["alice", "bob", "carol", "dave", "alice"]
+PEOPLE = 10  # changing the 20 bookings side by side: up to 10 changes under way at once
 ROOMS = {
     "HQ-1-AURORA": "aurora@contoso.example",
     "HQ-1-BOREALIS": "borealis@contoso.example",
@@ -83,18 +86,15 @@ class Change:
     lag: float | None = None
 
 
-def _wave(changes: list[Change], timeout: float) -> None:
-    for change in changes:
-        change.called_at = time.perf_counter()
-        change.act()
-    deadline = time.perf_counter() + timeout
-    waiting = list(changes)
-    while waiting and time.perf_counter() < deadline:
-        for change in list(waiting):
-            if change.shown():
-                change.lag = time.perf_counter() - change.called_at
-                waiting.remove(change)
-        time.sleep(0.02)
+def _timed(change: Change, timeout: float) -> None:
+    change.called_at = time.perf_counter()
+    change.act()
+    deadline = change.called_at + timeout
+    while time.perf_counter() < deadline:
+        if change.shown():
+            change.lag = time.perf_counter() - change.called_at
+            return
+        time.sleep(0.05)
 
 
 @dataclass
@@ -111,7 +111,7 @@ def propagation(poll_seconds: float, mode: str) -> tuple[list[float], int, int]:
     """The lags of the changes shown, the number lost, the number made."""
     with GraphEmulator() as graph, IbssEmulator() as ibss, azurite_running() as azurite:
         graph.set_config(deliveryBatchWindowSeconds=0)
-        ibss.reset(clock=datetime.now(UTC), frozen=False, data=demo_data(seeds=False, sync_echo=True))
+        ibss.reset(data=demo_data(seeds=False, sync_echo=True))  # on real time, as Graph's
         ibss.set_hooks(enabled=False)
         port = free_port()
         env = {
@@ -185,16 +185,22 @@ def _changes(
             lambda: _room_free(graph, b.room, b.start),
         )
 
-    done: list[Change] = []
-    # A wave that started the moment the previous one was shown would start just after a poll, every time:
-    # each wave waits a random share of the interval first, as changes made by people fall at any moment.
-    phase = random.Random(11)
-    for make in (book, move, move, rename, cancel):
-        for half in (bookings[0::2], bookings[1::2]):  # waves of 10: two bookings of each room at once
-            time.sleep(phase.uniform(0, poll_seconds))
-            wave = [make(b) for b in half]
-            _wave(wave, timeout)
-            done.extend(wave)
+    def person(lane: int, mine: list[FlexBooking]) -> list[Change]:
+        # A change made the moment the last one was shown would come just after a poll, every time: each
+        # waits a random share of the interval first, as changes made by people fall at any moment.
+        pause = random.Random(11 + lane)
+        made: list[Change] = []
+        for b in mine:
+            for make in (book, move, move, rename, cancel):
+                time.sleep(pause.uniform(0, poll_seconds))
+                change = make(b)
+                _timed(change, timeout)
+                made.append(change)
+        return made
+
+    with ThreadPoolExecutor(max_workers=PEOPLE) as people:
+        lanes = [people.submit(person, i, bookings[i::PEOPLE]) for i in range(PEOPLE)]
+        done = [change for lane in lanes for change in lane.result()]
     for kind in ("book", "move", "rename", "cancel"):
         of_kind = [c for c in done if c.label == kind]
         shown = [c.lag for c in of_kind if c.lag is not None]

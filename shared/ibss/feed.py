@@ -127,9 +127,23 @@ def new_feed(node_id: int, now: datetime, mode: ChangeDetection, settings: FeedS
     )
 
 
+# The timer ticks on whole seconds, and a poll starts a moment after its tick: without this, the poll due
+# one interval later would come just after that tick and wait for the next one, each interval a tick longer.
+DUE_EARLY = timedelta(seconds=0.5)
+
+
 def is_due(state: FeedState, now: datetime) -> bool:
     leased = state.lease_until is not None and state.lease_until > now
-    return not leased and state.next_poll_at <= now
+    return not leased and state.next_poll_at <= now + DUE_EARLY
+
+
+def next_turn(state: FeedState, started_at: datetime, interval: timedelta) -> datetime:
+    """The poll after one that started at ``started_at``: one interval after the turn it took, so a late
+    start does not push every later poll back; from its start when it ran early ("poll now") or fell a
+    whole interval behind (no burst of polls to catch up)."""
+    on_turn = state.next_poll_at <= started_at + DUE_EARLY
+    following = state.next_poll_at + interval
+    return following if on_turn and following > started_at else started_at + interval
 
 
 def claimed(state: FeedState, now: datetime, mode: ChangeDetection, settings: FeedSettings) -> FeedState:
@@ -204,7 +218,7 @@ def after_success(
             "watermark": watermark,
             "recent": merged,
             "lease_until": None,
-            "next_poll_at": started_at + settings.interval(mode),
+            "next_poll_at": next_turn(state, started_at, settings.interval(mode)),
             "last_success_at": started_at,
             "last_error": None,
             "failures": 0,
@@ -484,6 +498,7 @@ class IbssChangeFeed:
 
 
 __all__ = [
+    "DUE_EARLY",
     "ChangeDetection",
     "FeedConflict",
     "FeedScan",
@@ -502,5 +517,6 @@ __all__ = [
     "job_for",
     "known_change_detection",
     "new_feed",
+    "next_turn",
     "to_hand_on",
 ]

@@ -128,7 +128,11 @@ class ReconcilingChangeSink:
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         throttled = [f for f in failures if isinstance(f, RetryAfter | GraphThrottled)]
         if failures:
-            raise (throttled or failures)[0]
+            first = (throttled or failures)[0]
+            if len(failures) > 1:
+                kinds = sorted({type(f).__name__ for f in failures})
+                log.warning("round items failed", extra={"failed": len(failures), "kinds": kinds})
+            raise first
         return [o for o in outcomes if isinstance(o, str)]
 
     async def room_changed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from shared.ibss import fields
 from shared.ibss.feed import (
+    DUE_EARLY,
     ChangeDetection,
     FeedSettings,
     FeedState,
@@ -22,6 +24,7 @@ from shared.ibss.feed import (
     job_for,
     known_change_detection,
     new_feed,
+    next_turn,
     to_hand_on,
 )
 from shared.ibss.hooks import IbssHookType
@@ -98,6 +101,40 @@ def test_a_new_building_polls_one_interval_later_from_now_minus_the_overlap() ->
     assert new_feed(1001, NOW, SAFETY, SETTINGS).next_poll_at == NOW + timedelta(seconds=300)
     assert not is_due(poll, NOW)
     assert is_due(poll, NOW + timedelta(seconds=30))
+
+
+def test_polls_keep_their_turns_when_each_starts_a_moment_after_its_timer_tick() -> None:
+    # A one-second timer; each poll starts 120 ms after the tick that found it due.
+    state = new_feed(1001, NOW + timedelta(milliseconds=120), POLL, SETTINGS)
+    starts: list[datetime] = []
+    tick = NOW
+    while len(starts) < 20:
+        tick += timedelta(seconds=1)
+        if is_due(state, tick):
+            started = tick + timedelta(milliseconds=120)
+            starts.append(started)
+            state = after_success(
+                claimed(state, started, POLL, SETTINGS),
+                started_at=started,
+                handed_on={},
+                pages=1,
+                settings=SETTINGS,
+                mode=POLL,
+            )
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(starts)}
+    assert gaps == {30.0}  # not 31 s: a late start does not push the next turn a tick later
+
+
+def test_an_early_or_a_late_poll_starts_the_count_again_from_its_own_start() -> None:
+    early = after_success(_state(), started_at=NOW, handed_on={}, pages=1, settings=SETTINGS, mode=POLL)
+    assert early.next_poll_at == NOW + timedelta(seconds=30)  # "poll now" 30 s before its turn
+    behind = _state(next_poll_at=NOW - timedelta(minutes=5))
+    late = after_success(behind, started_at=NOW, handed_on={}, pages=1, settings=SETTINGS, mode=POLL)
+    assert late.next_poll_at == NOW + timedelta(seconds=30)  # no burst of polls to catch up
+    on_time = _state(next_poll_at=NOW - timedelta(seconds=2))
+    assert next_turn(on_time, NOW, timedelta(seconds=30)) == NOW + timedelta(seconds=28)
+    assert not is_due(_state(next_poll_at=NOW + timedelta(seconds=1)), NOW)
+    assert is_due(_state(next_poll_at=NOW + DUE_EARLY), NOW)
 
 
 def test_a_leased_building_is_not_due_until_the_lease_runs_out() -> None:
