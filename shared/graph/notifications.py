@@ -159,7 +159,8 @@ def _parse_collection(body: bytes) -> list[Any]:
         raise MalformedNotification(f"body larger than {MAX_BODY_BYTES} bytes")
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer past Python's digit limit.
+    except (ValueError, RecursionError) as exc:
         raise MalformedNotification("body is not valid JSON") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("value"), list):
         raise MalformedNotification("body must be a JSON object with a 'value' array")

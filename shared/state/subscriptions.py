@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel, Field
 
 from shared.storage.account import StorageAccount
-from shared.storage.names import TableName
+from shared.storage.names import TableName, is_table_key
 
 _ROW = "subscription"
 
@@ -43,6 +43,8 @@ class TableSubscriptionStore:
     account: StorageAccount
 
     async def get(self, subscription_id: str) -> tuple[RoomSubscription, str] | None:
+        if not is_table_key(subscription_id):
+            return None  # no subscription of ours has such an id (a notification's, say): no storage call
         table = await self.account.ready_table(TableName.SUBSCRIPTIONS)
         try:
             entity = await table.get_entity(partition_key=subscription_id, row_key=_ROW)

@@ -1,5 +1,6 @@
 """Queue and table names, in one place (infra/app/storage.bicep creates the same ones)."""
 
+import re
 from enum import StrEnum
 
 
@@ -37,3 +38,14 @@ class TableName(StrEnum):
 def poison_queue(queue: str) -> str:
     """The queue the Functions host moves a message to after maxDequeueCount failures."""
     return f"{queue}-poison"
+
+
+# Characters Table Storage refuses in PartitionKey and RowKey values (its documentation on the table
+# service data model): / \ # ? and the control characters U+0000-U+001F and U+007F-U+009F.
+_KEY_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+MAX_KEY_CHARS = 512  # keys are at most 1 KiB; UTF-16, as the service counts them
+
+
+def is_table_key(value: str) -> bool:
+    """Whether ``value`` can be a PartitionKey or RowKey: anything else is never sent to storage."""
+    return 0 < len(value) <= MAX_KEY_CHARS and _KEY_FORBIDDEN.search(value) is None

@@ -174,6 +174,27 @@ async def test_mixed_batch_enqueues_only_genuine_items(
     assert not set(bad) & await recorded_event_ids(storage)
 
 
+@pytest.mark.parametrize("bad_char", ["/", "\\", "#", "?", "\x00", "\x1f", "\x7f", "\x9f"])
+async def test_subscription_ids_table_storage_cannot_hold_are_unknown_not_a_500(
+    devhost: RunningHost, subscription: RoomSubscription, bad_char: str
+) -> None:
+    # Characters a Table Storage key refuses: such an id cannot be a subscription of ours, and one of them
+    # must not fail the genuine item beside it.
+    good = f"good-{uuid.uuid4().hex}"
+    batch = {
+        "value": [
+            change(f"{uuid.uuid4()}{bad_char}x", subscription.client_state, f"bad-{uuid.uuid4().hex}"),
+            change(subscription.subscription_id, subscription.client_state, good, "created"),
+        ]
+    }
+    # Lifecycle: neither item has a lifecycleEvent, so both are rejected there.
+    for endpoint, answer in (("graph/notifications", (1, 1)), ("graph/lifecycle", (0, 2))):
+        async with httpx.AsyncClient() as client:
+            r = await client.post(devhost.url(endpoint), json=batch)
+        assert r.status_code == 202, (endpoint, r.status_code)
+        assert (r.json()["accepted"], r.json()["rejected"]) == answer
+
+
 async def test_lifecycle_batch_is_enqueued_and_consumed(
     devhost: RunningHost, storage: StorageAccount, subscription: RoomSubscription
 ) -> None:
@@ -215,10 +236,13 @@ async def test_lifecycle_batch_is_enqueued_and_consumed(
         b"\xff\xfe",
         b'{"value": [' * 5000,
         b"null",
+        # Past Python's int-parsing limit: a ValueError, not a JSONDecodeError.
+        b'{"value": [' + b"1" * 4301 + b"]}",
     ],
 )
-def test_malformed_body_is_a_400_with_a_json_error(devhost: RunningHost, body: bytes) -> None:
-    r = httpx.post(devhost.url("graph/notifications"), content=body)
+@pytest.mark.parametrize("endpoint", ["graph/notifications", "graph/lifecycle"])
+def test_malformed_body_is_a_400_with_a_json_error(devhost: RunningHost, endpoint: str, body: bytes) -> None:
+    r = httpx.post(devhost.url(endpoint), content=body)
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "BadRequest"
 
