@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -39,9 +40,21 @@ def correlation(correlation_id: str | None) -> Iterator[str]:
         _correlation_id.reset(token)
 
 
+# An address, plain or percent-encoded (an IBSS or Graph URL inside an exception's text carries one).
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}", re.I)
+# The query string of a URL (filters can name owners; keys can ride in it).
+_QUERY = re.compile(r"((?:https?://|(?<![^\s'\"(])/)[^\s'\"?#]*)\?[^\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` without addresses and URL query strings, for whatever leaves the process in logs or
+    telemetry; exception texts above all, which carry the URL of the call that failed."""
+    return _ADDRESS.sub("{address}", _QUERY.sub(r"\1", text))
+
+
 def _clean(value: str) -> str:
     # CR/LF in a log value would let input forge log lines (CWE-117).
-    return value.replace("\r", "\\r").replace("\n", "\\n")
+    return redact(value).replace("\r", "\\r").replace("\n", "\\n")
 
 
 class JsonFormatter(logging.Formatter):

@@ -24,10 +24,12 @@ from typing import Any, Literal
 from opentelemetry import metrics, trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
+
+from shared.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +257,7 @@ class RedactingSpanProcessor(SpanProcessor):
     the exporting processor."""
 
     def on_end(self, span: ReadableSpan) -> None:
+        self._clean_exceptions(span)
         attrs = span.attributes or {}
         if not any(isinstance(attrs.get(k), str) for k in _URL_ATTRIBUTES):
             return
@@ -265,6 +268,22 @@ class RedactingSpanProcessor(SpanProcessor):
                 cleaned[key] = "" if key == "url.query" else redact_url(value)
         # Ended spans are immutable through the API; the SDK documents no other hook to edit them.
         span._attributes = BoundedAttributes(attributes=cleaned, immutable=True)
+
+    @staticmethod
+    def _clean_exceptions(span: ReadableSpan) -> None:
+        """Recorded exceptions (message, stack trace) and the error status carry the failed call's text."""
+        events = []
+        for event in span.events:
+            attrs = dict(event.attributes or {})
+            for key in ("exception.message", "exception.stacktrace"):
+                value = attrs.get(key)
+                if isinstance(value, str):
+                    attrs[key] = redact(value)
+            events.append(Event(event.name, attrs, event.timestamp))
+        span._events = tuple(events)
+        description = span.status.description
+        if description:
+            span._status = Status(span.status.status_code, redact(description))
 
 
 # --------------------------------------------------------------------------------------- configuration
