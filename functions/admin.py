@@ -43,7 +43,8 @@ def _int_param(req: func.HttpRequest, name: str, default: int) -> int:
     raw = req.params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 6:
+    # ASCII only: str.isdigit() also takes other scripts' digits (and superscripts, which int() refuses).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         raise ValueError(f"{name} must be a positive integer")
     return int(raw)
 

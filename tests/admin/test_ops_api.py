@@ -68,6 +68,12 @@ def test_lists_and_overview_have_their_shapes(ops_host: RunningHost) -> None:
 def test_bad_input_is_a_4xx(ops_host: RunningHost) -> None:
     assert httpx.get(ops_host.url("ops/events?state=broken"), timeout=10).status_code == 400
     assert httpx.get(ops_host.url("ops/events?days=-1"), timeout=10).status_code == 400
+    for digits in (
+        "\u0663",
+        "\uff13",
+        "\u00b2",
+    ):  # Arabic-Indic 3, fullwidth 3, superscript 2: not numbers here
+        assert httpx.get(ops_host.url(f"ops/events?days={digits}"), timeout=10).status_code == 400, digits
     bad_key = httpx.post(ops_host.url("ops/events/2030-01-07/x'or'1/reprocess"), timeout=10)
     assert bad_key.status_code == 400
     assert bad_key.json()["error"]["code"] == "BadRequest"
