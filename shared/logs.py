@@ -40,8 +40,9 @@ def correlation(correlation_id: str | None) -> Iterator[str]:
         _correlation_id.reset(token)
 
 
-# An address, plain or percent-encoded (an IBSS or Graph URL inside an exception's text carries one).
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}", re.I)
+# An address, plain or percent-encoded (an IBSS or Graph URL inside an exception's text carries one); the
+# ops page's error reasons use the same pattern (shared/state/sync_events.py).
+ADDRESS = re.compile(r"[A-Za-z0-9._%+\-']+(?:@|%40)[A-Za-z0-9.\-]+")
 # The query string of a URL (filters can name owners; keys can ride in it).
 _QUERY = re.compile(r"((?:https?://|(?<![^\s'\"(])/)[^\s'\"?#]*)\?[^\s'\"]*")
 
@@ -49,7 +50,7 @@ _QUERY = re.compile(r"((?:https?://|(?<![^\s'\"(])/)[^\s'\"?#]*)\?[^\s'\"]*")
 def redact(text: str) -> str:
     """``text`` without addresses and URL query strings, for whatever leaves the process in logs or
     telemetry; exception texts above all, which carry the URL of the call that failed."""
-    return _ADDRESS.sub("{address}", _QUERY.sub(r"\1", text))
+    return ADDRESS.sub("{address}", _QUERY.sub(r"\1", text))
 
 
 def _clean(value: str) -> str:

@@ -26,13 +26,13 @@ from pydantic import BaseModel, Field
 
 from shared.ibss.errors import IbssError
 from shared.ibss.intake import BookingSyncJob
+from shared.logs import ADDRESS
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName, TableName
 
 MAX_REASON = 300
 _INVERT_MS = 10**13
 _CAS_ATTEMPTS = 8
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+\-']+(?:@|%40)[A-Za-z0-9.\-]+")
 _URL = re.compile(r"https?://\S+")
 
 
@@ -114,7 +114,7 @@ def describe_error(exc: BaseException) -> str:
         code = getattr(exc, "response_status_code", None)
         text = f"{type(exc).__name__}{f' {code}' if code else ''}: {exc}"
     text = _URL.sub("<url>", text)
-    text = _ADDRESS.sub("<address>", text)
+    text = ADDRESS.sub("<address>", text)
     text = " ".join(text.split())
     return text[:MAX_REASON]
 

@@ -143,7 +143,7 @@ class ReconcilingChangeSink:
         full_resync: bool,
     ) -> None:
         try:
-            series_masters = list(dict.fromkeys(await self._all_changed(room_mailbox, changed)))
+            series_masters = await self._all_changed(room_mailbox, changed)  # enqueue drops repeats
             if self.series is not None:
                 await self.series.enqueue(room_mailbox, series_masters, "delta")
                 await self._series_removed(room_mailbox, removed_event_ids, series_masters)

@@ -94,6 +94,12 @@ def _state(**update: Any) -> FeedState:
     return new_feed(1001, NOW, POLL, SETTINGS).model_copy(update=update)
 
 
+def _polled(state: FeedState, started: datetime) -> FeedState:
+    """A poll claimed and finished at ``started`` that handed nothing on."""
+    mine = claimed(state, started, POLL, SETTINGS)
+    return after_success(mine, started_at=started, handed_on={}, pages=1, settings=SETTINGS, mode=POLL)
+
+
 def test_a_new_building_polls_one_interval_later_from_now_minus_the_overlap() -> None:
     poll = new_feed(1001, NOW, POLL, SETTINGS)
     assert poll.watermark == NOW - timedelta(seconds=120)
@@ -113,14 +119,7 @@ def test_polls_keep_their_turns_when_each_starts_a_moment_after_its_timer_tick()
         if is_due(state, tick):
             started = tick + timedelta(milliseconds=120)
             starts.append(started)
-            state = after_success(
-                claimed(state, started, POLL, SETTINGS),
-                started_at=started,
-                handed_on={},
-                pages=1,
-                settings=SETTINGS,
-                mode=POLL,
-            )
+            state = _polled(state, started)
     gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(starts)}
     assert gaps == {30.0}  # not 31 s: a late start does not push the next turn a tick later
 
@@ -256,14 +255,7 @@ def test_a_feed_is_stale_after_15_minutes_without_a_successful_poll() -> None:
     fresh = new_feed(1001, NOW, POLL, SETTINGS)
     assert not is_stale(fresh, NOW + timedelta(minutes=15))
     assert is_stale(fresh, NOW + timedelta(minutes=15, seconds=1))  # never succeeded since first seen
-    done = after_success(
-        claimed(fresh, NOW, POLL, SETTINGS),
-        started_at=NOW,
-        handed_on={},
-        pages=1,
-        settings=SETTINGS,
-        mode=POLL,
-    )
+    done = _polled(fresh, NOW)
     assert not is_stale(done, NOW + timedelta(minutes=14))
     assert is_stale(done, NOW + timedelta(minutes=16))
     slow = claimed(done, NOW, POLL, FeedSettings(poll_seconds=1800))  # an interval of 30 min: two of them
