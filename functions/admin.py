@@ -30,7 +30,7 @@ _HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 def _service() -> AdminService:
     svc = services()
-    return AdminService(svc.storage, svc.queues)
+    return AdminService(svc.storage, svc.queues, setting_problems=svc.secret_problems)
 
 
 def _model_response(model: BaseModel, status: int = 200) -> func.HttpResponse:

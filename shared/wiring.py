@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from azure.core.exceptions import AzureError
 
 from shared.config import AppSettings, get_settings
+from shared.credentials import SecretRefused, SettingProblem, log_secret_problems, secret_or_none
 from shared.graph.notifications import CachedClientStates, NotificationIntake
 from shared.ibss.client import IbssClient
 from shared.ibss.feed import ChangeDetection, FeedSettings, IbssChangeFeed
@@ -28,7 +29,7 @@ from shared.state.subscriptions import TableSubscriptionStore
 from shared.state.sync_events import describe_error
 from shared.storage.account import StorageAccount, storage_for_current_loop
 from shared.storage.queues import StorageQueueSink
-from shared.worker.room_sink import ChainedChangeSink, ReconcilingChangeSink
+from shared.worker.room_sink import ChainedChangeSink, ReconcilingChangeSink, RefusedSecretSink
 from shared.worker.scope import CachedScope
 from shared.worker.series_ibss import ibss_series_check
 from shared.worker.series_wiring import series_for_current_loop
@@ -47,6 +48,8 @@ class Services:
     rooms: RoomsService
     ibss_feed: IbssChangeFeed | None  # None: IBSS is not configured
     ibss_sweep: ReconciliationSweep | None  # None: IBSS is not configured
+    # Secret settings that are set but refused (shared/credentials.py): logged once, on the ops page.
+    secret_problems: list[SettingProblem]
 
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ def _room_sink(settings: AppSettings, storage: StorageAccount) -> RoomChangeSink
         reconciler = reconciler_for_current_loop(settings, storage)
     except SyncNotConfigured:
         return None
+    except SecretRefused as refused:
+        return RefusedSecretSink(refused)  # rounds fail and are read again, never consumed unsynced
     _, series = series_for_current_loop(settings, storage)
     ibss_series = ibss_series_check(TableSeriesStore(storage), StorageQueueSink(storage))
     return ChainedChangeSink(
@@ -73,12 +78,13 @@ def _ibss_change_detection(
     settings: AppSettings, storage: StorageAccount, queues: StorageQueueSink
 ) -> tuple[IbssChangeFeed | None, ReconciliationSweep | None]:
     """The change feed and the reconciliation sweep (None, None: IBSS is not configured)."""
-    if not (settings.ibss_base_url and settings.ibss_api_key):
+    api_key = secret_or_none(settings, "IBSS_API_KEY")  # a refused key is reported, never used
+    if not (settings.ibss_base_url and api_key):
         return None, None
-    client = IbssClient(settings.ibss_base_url, settings.ibss_api_key)
+    client = IbssClient(settings.ibss_base_url, api_key)
     try:
         scope = reconciler_for_current_loop(settings, storage).scope  # one scope read a minute, not two
-    except SyncNotConfigured:
+    except (SyncNotConfigured, SecretRefused):
         scope = CachedScope(client)
     buildings = BuildingStore(storage)
 
@@ -132,6 +138,7 @@ def services() -> Services:
     found = _services.get(loop_id)
     if found is None:
         settings = get_settings()
+        problems = log_secret_problems(settings)
         storage = storage_for_current_loop(settings)
         queues = StorageQueueSink(storage)
         subscriptions = TableSubscriptionStore(storage)
@@ -150,6 +157,7 @@ def services() -> Services:
             rooms=build_rooms_service(settings, storage, queues, sink=_room_sink(settings, storage)),
             ibss_feed=feed,
             ibss_sweep=sweep,
+            secret_problems=problems,
         )
         _services[loop_id] = found
     return found

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.credentials import SettingProblem
 from shared.ibss.sweep import SweepReport
 from shared.state.sync_events import SyncEvent, SyncEventState
 
@@ -74,6 +75,8 @@ class Overview(_Out):
     rooms: list[RoomStatus]
     ibss_feeds: list[FeedStatus] = []
     ibss_sweeps: list[SweepReport] = []  # each building's last reconciliation sweep
+    # Secret settings that are set but refused (names and reasons, never values): the service cannot work.
+    setting_problems: list[SettingProblem] = []
     counts: OverviewCounts
 
 

@@ -24,6 +24,7 @@ from shared.admin.models import (
     SyncEventList,
     SyncEventView,
 )
+from shared.credentials import SettingProblem
 from shared.ibss.feed import FeedState, is_stale
 from shared.rooms.models import RoomRow
 from shared.rooms.store import BuildingStore, OnboardingReport, RoomStore
@@ -56,6 +57,7 @@ class AdminService:
     sender: MessageSender
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     near_expiry: timedelta = timedelta(hours=telemetry.NEAR_EXPIRY_HOURS)
+    setting_problems: list[SettingProblem] = field(default_factory=list)
 
     @property
     def events(self) -> SyncEventLog:
@@ -93,6 +95,7 @@ class AdminService:
             rooms=statuses,
             ibss_feeds=sorted(feeds, key=lambda f: f.node_id),
             ibss_sweeps=sorted(sweeps, key=lambda r: r.node_id),
+            setting_problems=self.setting_problems,
             counts=OverviewCounts(
                 events_by_state={s.value: by_state.get(s.value, 0) for s in SyncEventState},
                 conflicts=len(conflicts),

@@ -26,9 +26,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from shared.ibss import fields
 from shared.ibss.client import IbssClient
@@ -402,7 +403,7 @@ class IbssChangeFeed:
                     pages += 1
                     relevant = [b for b in page.items if is_synced(b, building, spaces)]
                     for key, booking in to_hand_on(relevant, {**state.recent, **handed_on}):
-                        await self.sink.send(QueueName.SYNC_BOOKINGS, job_for(booking, key, self.clock()))
+                        await self._hand_on(partial(job_for, booking, key, self.clock()))
                         handed_on[key] = _epoch(booking.modified)
                     self._check_lease(state, node_id, pages)
         except (
@@ -481,11 +482,21 @@ class IbssChangeFeed:
             key = _finding_key(finding)
             remembered[key] = stamp
             if key not in state.recent and key not in handed_on:
-                await self.sink.send(QueueName.SYNC_BOOKINGS, job_for_finding(finding, self.clock(), "poll"))
+                await self._hand_on(partial(job_for_finding, finding, self.clock(), "poll"))
                 handed_on[key] = stamp
         if len(remembered) > self.settings.recent_cap:
             remembered = dict(list(remembered.items())[: self.settings.recent_cap])
         return pages, remembered
+
+    async def _hand_on(self, make_job: Callable[[], BookingSyncJob]) -> None:
+        try:
+            job = make_job()
+        except ValidationError as exc:
+            # Ids no job can carry (over-long, or characters a storage key refuses): skipped, not retried
+            # forever, which would hold the building's feed at this watermark.
+            log.warning("ibss booking skipped: its ids cannot be synced", extra={"errors": exc.error_count()})
+            return
+        await self.sink.send(QueueName.SYNC_BOOKINGS, job)
 
     async def _save(self, state: FeedState, etag: str) -> bool:
         try:

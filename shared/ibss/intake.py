@@ -11,21 +11,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from opentelemetry.trace import SpanKind
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared import telemetry
+from shared.credentials import hook_secret_problem
 from shared.ibss import fields
 from shared.ibss.errors import IbssHookVerificationError
-from shared.ibss.hooks import IbssHookType, verify_hook
+from shared.ibss.hooks import IbssHookEvent, IbssHookType, verify_hook
 from shared.logs import new_correlation_id
-from shared.storage.names import QueueName
+from shared.storage.names import QueueName, is_table_key
 
 log = logging.getLogger(__name__)
 
 TOLERANCE_SECONDS = 300  # Standard Webhooks: refuse timestamps more than 5 minutes old or ahead
+
+
+def _storage_key(value: str) -> str:
+    if not is_table_key(value):
+        raise ValueError("holds characters a storage key cannot hold")
+    return value
 
 
 class BookingSyncJob(BaseModel):
@@ -35,9 +42,10 @@ class BookingSyncJob(BaseModel):
 
     kind: Literal["ibss.booking"] = "ibss.booking"
     booking_id: str = Field(min_length=1, max_length=256)
-    node_id: int
+    node_id: int = Field(ge=0, le=2**53)
     space_id: str = Field(min_length=1, max_length=256)
-    series_id: str | None = None
+    # Part of the series row's key (shared/state/ibss_series.py): characters a storage key refuses are out.
+    series_id: Annotated[str, AfterValidator(_storage_key)] | None = Field(default=None, max_length=256)
     hook_type: IbssHookType
     hook_id: str = Field(min_length=1, max_length=256)
     # "hook": IBSS said it changed. "poll": the change feed saw it change (shared/ibss/feed.py). "sweep":
@@ -94,10 +102,10 @@ class HookIntake:
             )
         if len(hook_id) > 256:
             raise HookRejected(400, "BadHeader", "webhook-id is too long")
-        try:
-            sent_at = int(stamp)
-        except ValueError:
-            raise HookRejected(400, "BadHeader", "webhook-timestamp must be Unix seconds") from None
+        # ASCII digits only: int() also takes other scripts' digits, signs, spaces and underscores.
+        if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
+            raise HookRejected(400, "BadHeader", "webhook-timestamp must be Unix seconds")
+        sent_at = int(stamp)
         if abs(self.wall_clock() - sent_at) > TOLERANCE_SECONDS:
             raise HookRejected(401, "StaleTimestamp", "webhook-timestamp is more than 5 minutes old or ahead")
         return hook_id
@@ -112,42 +120,58 @@ class HookIntake:
             span.set_attributes({"sync.outcome": "accepted", "ibss.hook_type": job.hook_type.value})
             return job
 
+    def _secret(self) -> str:
+        """The signing secret, or a 503: misconfiguration is not bad input, and IBSS retries a 5xx."""
+        problem = "is not set" if not self.secret else hook_secret_problem(self.secret)
+        if problem is None and self.secret:
+            return self.secret
+        telemetry.hooks_rejected.add(1, {"reason": "SecretRefused"})
+        log.error("ibss hook refused: IBSS_HOOK_SECRET %s", problem, extra={"setting": "IBSS_HOOK_SECRET"})
+        raise HookRejected(503, "NotConfigured", "the hook intake is not configured")
+
     async def _accept(self, body: bytes, headers: Mapping[str, str]) -> BookingSyncJob:
-        if not self.secret:
-            # Misconfiguration, not bad input: a 5xx makes IBSS retry once the secret is set.
-            raise RuntimeError("IBSS_HOOK_SECRET is not configured")
+        secret = self._secret()
         try:
             hook_id = self._check_headers(headers)
             try:
-                event = verify_hook(self.secret, body, headers)
+                event = verify_hook(secret, body, headers)
             except IbssHookVerificationError as exc:
                 status, code = (400, "BadBody") if exc.reason == "InvalidBody" else (401, "BadSignature")
                 raise HookRejected(status, code, "hook rejected: " + code) from exc
+            # Every field is checked before the id is recorded: a hook that can never be processed is a 400,
+            # not a 500 whose retry would then be refused as a replay.
+            job = self._job(event, hook_id)
             if not await self.seen.remember(hook_id):
                 raise HookRejected(409, "Replay", "this webhook-id was already received")
         except HookRejected as rejected:
             telemetry.hooks_rejected.add(1, {"reason": rejected.code})
             log.warning("ibss hook rejected", extra={"reason": rejected.code, "status": rejected.status})
             raise
-        job = BookingSyncJob(
-            booking_id=event.data.booking_id,
-            node_id=event.data.node_id,
-            space_id=event.data.space_id,
-            series_id=event.data.series_id,
-            hook_type=event.type,
-            hook_id=hook_id,
-            received_at=datetime.now(UTC),
-            correlation_id=new_correlation_id(),
-            traceparent=telemetry.current_traceparent(),
-        )
         try:
             await self.sink.send(QueueName.SYNC_BOOKINGS, job)
-        except Exception:
+        except BaseException:
             # Not enqueued: let the sender's retry through instead of refusing it as a replay.
             await self.seen.forget(hook_id)
             raise
         telemetry.hooks_accepted.add(1, {"type": event.type.value})
         return job
+
+    @staticmethod
+    def _job(event: IbssHookEvent, hook_id: str) -> BookingSyncJob:
+        try:
+            return BookingSyncJob(
+                booking_id=event.data.booking_id,
+                node_id=event.data.node_id,
+                space_id=event.data.space_id,
+                series_id=event.data.series_id,
+                hook_type=event.type,
+                hook_id=hook_id,
+                received_at=datetime.now(UTC),
+                correlation_id=new_correlation_id(),
+                traceparent=telemetry.current_traceparent(),
+            )
+        except ValidationError as exc:
+            raise HookRejected(400, "BadBody", "hook rejected: BadBody") from exc
 
 
 def hook_id_key(hook_id: str) -> tuple[str, str]:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from pydantic import SecretStr
-
+from shared import credentials
 from shared.config import AppSettings
-from shared.graph.client import GraphClientSettings, build_graph_client, certificate_file
+from shared.graph.client import GraphClientSettings, build_graph_client
 from shared.rooms.delta import DeltaRoundRunner, RoundScheduler, RoundSettings
 from shared.rooms.graph_rooms import GraphRooms, MailboxLimiter
 from shared.rooms.onboarding import IbssSpaces, Onboarding
@@ -30,21 +28,13 @@ def system_clock() -> datetime:
 
 
 def graph_client_settings(settings: AppSettings) -> GraphClientSettings | None:
-    """Graph settings with SDK retries off (429 is re-queued, never slept on); None if not configured."""
-    secret = settings.graph_client_secret or None
-    certificate = settings.graph_client_certificate or None
-    if not settings.graph_tenant_id or not settings.graph_client_id or not (secret or certificate):
+    """Graph settings with SDK retries off (429 is re-queued, never slept on); None if not configured or
+    refused (the refusal is reported by shared.credentials)."""
+    try:
+        found = credentials.graph_client_settings(settings)
+    except credentials.SecretRefused:
         return None
-    return GraphClientSettings(
-        base_url=settings.graph_base_url,
-        authority=settings.graph_authority,
-        tenant_id=settings.graph_tenant_id,
-        client_id=settings.graph_client_id,
-        client_secret=SecretStr(secret) if secret and not certificate else None,
-        certificate_path=certificate_file(certificate) if certificate else None,
-        ca_bundle_path=Path(settings.graph_ca_bundle) if settings.graph_ca_bundle else None,
-        max_retries=0,
-    )
+    return found.model_copy(update={"max_retries": 0}) if found else None
 
 
 @dataclass
@@ -73,8 +63,9 @@ def build_rooms_service(
                 MailboxLimiter(settings.sync_mailbox_concurrency),
                 delta_page_size=settings.sync_delta_page_size,
             )
-    if spaces is None and settings.ibss_base_url and settings.ibss_api_key:
-        spaces = IbssSpaces(settings.ibss_base_url, settings.ibss_api_key)
+    api_key = credentials.secret_or_none(settings, "IBSS_API_KEY")
+    if spaces is None and settings.ibss_base_url and api_key:
+        spaces = IbssSpaces(settings.ibss_base_url, api_key)
     sink = sink or RecordingChangeSink(storage)
     rooms = RoomStore(storage)
     subscriptions = TableSubscriptionStore(storage)

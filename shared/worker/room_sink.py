@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from msgraph.generated.models.event import Event
 
+from shared.credentials import SecretRefused
 from shared.graph.errors import GraphThrottled
 from shared.graph.mapping import MappingError, to_room_snapshot
 from shared.rooms.graph_rooms import GraphThrottled as RoundThrottled
@@ -36,6 +37,23 @@ class ChainedChangeSink:
     ) -> None:
         for sink in self.sinks:
             await sink.room_changed(room_mailbox, changed, removed_event_ids, full_resync)
+
+
+@dataclass
+class RefusedSecretSink:
+    """Stands in for the reconciler while a secret it needs is refused (shared/credentials.py): each round
+    fails with the refusal, so its deltaLink is not stored and the changes are read again once fixed."""
+
+    refusal: SecretRefused
+
+    async def room_changed(
+        self,
+        room_mailbox: str,
+        changed: Sequence[Event],
+        removed_event_ids: Sequence[str],
+        full_resync: bool,
+    ) -> None:
+        raise SecretRefused(self.refusal.setting, self.refusal.problem)
 
 
 @dataclass

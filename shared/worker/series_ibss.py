@@ -119,6 +119,14 @@ async def request_series_job(
     """Queue a job for the series unless one is queued and not started yet (then this hook joins it).
     ``outlook_check``: the room saw the meeting change, so the job also looks for edits made in Outlook.
     True when a job was sent."""
+    # Built before the flag is set: a job that cannot be made must not leave a flag later hooks would join.
+    job = IbssSeriesJob(
+        series_id=series_id,
+        node_id=node_id,
+        requested_at=clock(),
+        correlation_id=current_correlation_id() or new_correlation_id(),
+        traceparent=telemetry.current_traceparent(),
+    )
     for _ in range(CAS_ATTEMPTS):
         stored = await store.get_or_create(series_id, node_id)
         now = clock()
@@ -139,16 +147,10 @@ async def request_series_job(
             continue
         if queued:
             return False  # the queued job takes the Outlook check along
-        job = IbssSeriesJob(
-            series_id=series_id,
-            node_id=node_id,
-            requested_at=now,
-            correlation_id=current_correlation_id() or new_correlation_id(),
-            traceparent=telemetry.current_traceparent(),
-        )
         try:
-            await queues.send(QueueName.SYNC_IBSS_SERIES, job, delay_seconds=delay_seconds)
-        except Exception:
+            sent = job.model_copy(update={"requested_at": now})
+            await queues.send(QueueName.SYNC_IBSS_SERIES, sent, delay_seconds=delay_seconds)
+        except BaseException:
             # No job carries the flag: clear it, or later hooks would join a job that never runs.
             with contextlib.suppress(ResourceModifiedError):
                 await store.save(stored, stored.row.model_copy(update={"scheduled": False}))

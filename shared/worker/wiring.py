@@ -7,11 +7,11 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from shared.config import AppSettings
+from shared.credentials import graph_client_settings, secret
 from shared.graph.calendar import GraphCalendar, worker_client_settings
-from shared.graph.client import GraphClientSettings, build_graph_client, certificate_file
+from shared.graph.client import GraphClientSettings, build_graph_client
 from shared.graph.outlook_writer import OutlookWriter
 from shared.ibss.client import IbssClient
 from shared.ibss.hooks import IbssHookType
@@ -43,22 +43,13 @@ class SyncNotConfigured(RuntimeError):
 
 
 def graph_settings(settings: AppSettings) -> GraphClientSettings:
-    if not (settings.graph_tenant_id and settings.graph_client_id):
-        raise SyncNotConfigured("GRAPH_TENANT_ID and GRAPH_CLIENT_ID are required")
-    certificate = settings.graph_client_certificate or None
-    secret = settings.graph_client_secret or None
-    if not (certificate or secret):
-        raise SyncNotConfigured("GRAPH_CLIENT_CERTIFICATE or GRAPH_CLIENT_SECRET is required")
-    return GraphClientSettings(
-        base_url=settings.graph_base_url,
-        authority=settings.graph_authority,
-        tenant_id=settings.graph_tenant_id,
-        client_id=settings.graph_client_id,
-        # A certificate wins over a secret when both are set (the deployment guide prefers certificates).
-        client_secret=None if certificate else secret,
-        certificate_path=certificate_file(certificate) if certificate else None,
-        ca_bundle_path=Path(settings.graph_ca_bundle) if settings.graph_ca_bundle else None,
-    )
+    found = graph_client_settings(settings)  # SecretRefused for a credential that is not well formed
+    if found is None:
+        raise SyncNotConfigured(
+            "GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_CERTIFICATE or GRAPH_CLIENT_SECRET "
+            "are required"
+        )
+    return found
 
 
 def _room_reply_check(
@@ -85,9 +76,10 @@ def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) 
     found = _reconcilers.get(loop_id)
     if found is not None:
         return found
-    if not (settings.ibss_base_url and settings.ibss_api_key):
+    api_key = secret(settings, "IBSS_API_KEY")  # SecretRefused for a key that is not well formed
+    if not (settings.ibss_base_url and api_key):
         raise SyncNotConfigured("IBSS_BASE_URL and IBSS_API_KEY are required")
-    ibss = IbssClient(settings.ibss_base_url, settings.ibss_api_key)
+    ibss = IbssClient(settings.ibss_base_url, api_key)
     graph = build_graph_client(worker_client_settings(graph_settings(settings)))
     calendar = GraphCalendar(graph)
     found = Reconciler(

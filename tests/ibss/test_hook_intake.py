@@ -216,8 +216,9 @@ async def test_a_job_the_queue_refused_lets_the_senders_retry_through(intake: Ho
 async def test_without_a_secret_nothing_is_accepted(storage: StorageAccount, sink: CountingSink):
     intake = HookIntake(secret=None, seen=TableHookIds(storage), sink=sink)
     body = hook_body(f"bk-{uuid.uuid4().hex}")
-    with pytest.raises(RuntimeError):
-        await intake.accept(body, signed(body))  # a 5xx, so the sender retries once configured
+    with pytest.raises(HookRejected) as rejected:
+        await intake.accept(body, signed(body))
+    assert rejected.value.status == 503  # a 5xx, so the sender retries once configured
     assert sink.sent == []
 
 
