@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,9 +135,28 @@ class MalformedNotification(ValueError):
     """The request body is not a notification collection at all (answered with 400)."""
 
 
+@dataclass(frozen=True)
+class KnownClientStates:
+    """What a lookup found for a batch's subscription ids: the clientStates of the known ones, and the ids
+    it did not look up (over its read budget for one batch). Ids in neither are unknown subscriptions."""
+
+    known: dict[str, str]
+    unchecked: frozenset[str] = frozenset()
+
+
 class ClientStateLookup(Protocol):
+    async def client_states(self, subscription_ids: Collection[str]) -> KnownClientStates: ...
+
+
+class ClientStateDirectory(Protocol):
+    """Where the clientStates live (the subscriptions table)."""
+
     async def client_state(self, subscription_id: str) -> str | None:
         """The clientState stored for this subscription, or None if the subscription is unknown."""
+        ...
+
+    async def all_client_states(self) -> dict[str, str]:
+        """Every subscription's clientState, by subscription id (one query)."""
         ...
 
 
@@ -178,10 +197,12 @@ class NotificationIntake:
     sink: MessageSink
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    async def _genuine(self, item: _GraphItem, reasons: Counter[str]) -> bool:
-        expected = await self.secrets.client_state(item.subscription_id)
+    @staticmethod
+    def _genuine(item: _GraphItem, states: KnownClientStates, reasons: Counter[str]) -> bool:
+        expected = states.known.get(item.subscription_id)
         if expected is None:
-            reasons["unknown_subscription"] += 1
+            unchecked = item.subscription_id in states.unchecked
+            reasons["unchecked_subscription" if unchecked else "unknown_subscription"] += 1
             return False
         if item.client_state is None:
             reasons["missing_client_state"] += 1
@@ -207,6 +228,7 @@ class NotificationIntake:
         reasons: Counter[str] = Counter()
         messages: list[GraphChangeMessage] = []
         now = self.clock()
+        candidates: list[tuple[ChangeNotification, tuple[str, str]]] = []
         for raw in items:
             try:
                 item = ChangeNotification.model_validate(raw)
@@ -217,9 +239,11 @@ class NotificationIntake:
             if target is None:
                 reasons["unsupported_resource"] += 1
                 continue
-            if not await self._genuine(item, reasons):
+            candidates.append((item, target))
+        states = await self.secrets.client_states({item.subscription_id for item, _ in candidates})
+        for item, (user_id, event_id) in candidates:
+            if not self._genuine(item, states, reasons):
                 continue
-            user_id, event_id = target
             etag = item.resource_data.odata_etag if item.resource_data else None
             messages.append(
                 GraphChangeMessage(
@@ -250,13 +274,15 @@ class NotificationIntake:
         reasons: Counter[str] = Counter()
         messages: list[GraphLifecycleMessage] = []
         now = self.clock()
+        candidates: list[LifecycleNotification] = []
         for raw in items:
             try:
-                item = LifecycleNotification.model_validate(raw)
+                candidates.append(LifecycleNotification.model_validate(raw))
             except ValidationError:
                 reasons["malformed_item"] += 1
-                continue
-            if not await self._genuine(item, reasons):
+        states = await self.secrets.client_states({item.subscription_id for item in candidates})
+        for item in candidates:
+            if not self._genuine(item, states, reasons):
                 continue
             messages.append(
                 GraphLifecycleMessage(
@@ -285,21 +311,49 @@ class NotificationIntake:
 
 @dataclass
 class CachedClientStates:
-    """Caches known clientStates so the intake answers fast under bursts. Unknown ids are not cached:
-    a subscription created a moment ago must be recognised as soon as its row exists."""
+    """The clientStates the intake checks against, with a bounded number of storage reads per batch.
 
-    inner: ClientStateLookup
+    Known ids are cached for ``ttl_seconds``. Ids not in the cache are read one by one up to
+    ``point_reads`` per batch, so a subscription created a moment ago is recognised on its first
+    notification. More of them (a cold start, or a batch of made-up ids) reload the whole table in one
+    query instead, at most once per ``reload_seconds``; beyond that a batch's remaining ids are left
+    unchecked (dropped and counted: the delta catch-up is the safety net). Unknown ids are never cached,
+    so a batch of 1,000 made-up ids costs a handful of reads however often it is sent.
+    """
+
+    inner: ClientStateDirectory
     ttl_seconds: float = 300.0
+    point_reads: int = 4
+    reload_seconds: float = 10.0
+    clock: Callable[[], float] = time.monotonic
     _cache: dict[str, tuple[float, str]] = field(default_factory=dict)
+    _reloaded_at: float | None = None
 
-    async def client_state(self, subscription_id: str) -> str | None:
-        hit = self._cache.get(subscription_id)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl_seconds:
-            return hit[1]
-        value = await self.inner.client_state(subscription_id)
-        if value is not None:
-            self._cache[subscription_id] = (now, value)
-        else:
-            self._cache.pop(subscription_id, None)
-        return value
+    async def client_states(self, subscription_ids: Collection[str]) -> KnownClientStates:
+        now = self.clock()
+        known: dict[str, str] = {}
+        missing: list[str] = []
+        for subscription_id in sorted(subscription_ids):
+            hit = self._cache.get(subscription_id)
+            if hit is not None and now - hit[0] < self.ttl_seconds:
+                known[subscription_id] = hit[1]
+            else:
+                missing.append(subscription_id)
+        if len(missing) > self.point_reads and self._may_reload(now):
+            self._reloaded_at = now
+            table = await self.inner.all_client_states()
+            self._cache = {sid: (now, state) for sid, state in table.items()}
+            known |= {sid: table[sid] for sid in missing if sid in table}
+            return KnownClientStates(known)
+        looked_up, unchecked = missing[: self.point_reads], missing[self.point_reads :]
+        values = await asyncio.gather(*(self.inner.client_state(sid) for sid in looked_up))
+        for subscription_id, value in zip(looked_up, values, strict=True):
+            if value is None:
+                self._cache.pop(subscription_id, None)
+            else:
+                self._cache[subscription_id] = (now, value)
+                known[subscription_id] = value
+        return KnownClientStates(known, frozenset(unchecked))
+
+    def _may_reload(self, now: float) -> bool:
+        return self._reloaded_at is None or now - self._reloaded_at >= self.reload_seconds

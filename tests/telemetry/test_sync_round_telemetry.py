@@ -61,6 +61,9 @@ class NoSubscriptions:
     async def client_state(self, subscription_id: str) -> str | None:
         return None
 
+    async def all_client_states(self) -> dict[str, str]:
+        return {}
+
 
 class OneSubscription:
     """The room's change-notification subscription as the subscription table would answer for it."""
@@ -70,6 +73,9 @@ class OneSubscription:
 
     async def client_state(self, subscription_id: str) -> str | None:
         return self.CLIENT_STATE if subscription_id == self.ID else None
+
+    async def all_client_states(self) -> dict[str, str]:
+        return {self.ID: self.CLIENT_STATE}
 
 
 # Private emulators (and Azurite, conftest): no dev host of the session syncs them or takes our faults.
