@@ -188,10 +188,11 @@ def _prefix(base_url: str | None) -> str | None:
 
 
 def _is_throttle(status: int, headers: Any) -> bool:
-    if status == 429:
+    """429 and 503 ("repeat the request after a delay", Graph's errors page), a 504 that names a wait."""
+    if status in (429, 503):
         return True
     try:
-        return status in (503, 504) and headers is not None and "retry-after" in headers
+        return status == 504 and headers is not None and "retry-after" in headers
     except TypeError:
         return False
 

@@ -161,7 +161,9 @@ def from_api_error(exc: APIError) -> GraphError:
     kw: dict[str, Any] = {"status": status, "code": code, "request_id": request_id}
     if status in (429, 503, 504):
         parsed = parse_retry_after(_header(headers, "Retry-After"))
-        if status == 429 or parsed is not None:
+        # Graph documents 503 as "repeat the request after a delay, which may be given in Retry-After":
+        # throttling with or without the header. A 504 is only throttling when it names a wait.
+        if status in (429, 503) or parsed is not None:
             return GraphThrottled(
                 message,
                 retry_after=parsed if parsed is not None else DEFAULT_RETRY_AFTER_SECONDS,

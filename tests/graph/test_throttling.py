@@ -7,7 +7,7 @@ import time
 import pytest
 
 from emulators.graph.testing import GraphEmulator
-from shared.graph.errors import GraphServerError, GraphThrottled
+from shared.graph.errors import DEFAULT_RETRY_AFTER_SECONDS, GraphServerError, GraphThrottled
 
 from .conftest import Graph, requests_by_endpoint
 from .helpers import ALICE, AURORA, create_action, outlook_meeting
@@ -56,7 +56,7 @@ async def test_decimal_retry_after_and_retry_budget(graph: Graph, emu: GraphEmul
     assert requests_by_endpoint(emu) == {GET_EVENT: 3}  # the first try + 2 retries
 
 
-async def test_503_without_retry_after_is_a_server_error(graph: Graph, emu: GraphEmulator) -> None:
+async def test_503_is_throttling_with_or_without_retry_after(graph: Graph, emu: GraphEmulator) -> None:
     event_id = _event(emu)
     emu.inject_fault("http", status=503, count=1, mailbox=ALICE, method="GET", retryAfter=None)
     assert await graph.calendar.get_event(ALICE, event_id) is not None  # absorbed (backoff < 2 s)
@@ -64,6 +64,12 @@ async def test_503_without_retry_after_is_a_server_error(graph: Graph, emu: Grap
     with pytest.raises(GraphThrottled) as err:
         await graph.calendar.get_event(ALICE, event_id)
     assert err.value.retry_after == 20.0
+    emu.clear_faults()
+    # Without a Retry-After the work is still put back after a delay, not failed as a server error.
+    emu.inject_fault("http", status=503, count=5, mailbox=ALICE, method="GET", retryAfter=None)
+    with pytest.raises(GraphThrottled) as bare:
+        await graph.calendar.get_event(ALICE, event_id)
+    assert bare.value.retry_after == DEFAULT_RETRY_AFTER_SECONDS
     emu.clear_faults()
     emu.inject_fault("http", status=500, count=1, mailbox=ALICE, method="GET")
     with pytest.raises(GraphServerError):

@@ -172,7 +172,7 @@ def _odata(status: int, code: str, headers: dict[str, str] | None = None) -> ODa
         (400, "ErrorInvalidRequest", GraphBadRequest),
         (409, "ErrorConflict", GraphBadRequest),
         (500, "generalException", GraphServerError),
-        (503, "serviceNotAvailable", GraphServerError),  # no Retry-After
+        (504, "gatewayTimeout", GraphServerError),  # no Retry-After
     ],
 )
 def test_status_mapping(status: int, code: str, kind: type) -> None:
@@ -192,6 +192,11 @@ def test_throttled_headers() -> None:
     assert isinstance(missing, GraphThrottled)
     assert missing.retry_after == DEFAULT_RETRY_AFTER_SECONDS
     assert not missing.retry_after_from_header
+    # 503 is throttling with or without Retry-After ("repeat the request after a delay", Graph's errors page).
+    bare = from_api_error(_odata(503, "serviceNotAvailable"))
+    assert isinstance(bare, GraphThrottled)
+    assert bare.retry_after == DEFAULT_RETRY_AFTER_SECONDS
+    assert not bare.retry_after_from_header
     unavailable = from_api_error(_odata(503, "serviceNotAvailable", {"retry-after": "3"}))
     assert isinstance(unavailable, GraphThrottled)
     assert unavailable.retry_after == 3.0
@@ -203,3 +208,22 @@ def test_throttled_headers() -> None:
     assert mailbox.mailbox_missing
     assert isinstance(translate(httpx.ConnectTimeout("slow")), GraphServerError)
     assert translate(ValueError("x")) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "throttled"),
+    [
+        (429, {}, True),
+        (503, {}, True),  # "repeat the request after a delay": the throttle counters count it too
+        (503, {"retry-after": "3"}, True),
+        (504, {}, False),
+        (504, {"retry-after": "3"}, True),
+        (500, {"retry-after": "3"}, False),
+    ],
+)
+def test_the_throttle_counters_count_what_the_client_treats_as_throttling(
+    status: int, headers: dict[str, str], throttled: bool
+) -> None:
+    from shared.telemetry import _is_throttle  # noqa: PLC0415 - the counters' own rule
+
+    assert _is_throttle(status, headers) is throttled
