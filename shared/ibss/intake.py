@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
 from opentelemetry.trace import SpanKind
@@ -73,12 +74,21 @@ class HookRejected(Exception):
         self.code = code
 
 
-class SeenHookIds(Protocol):
-    async def remember(self, hook_id: str) -> bool:
-        """Record the id; False if it was already recorded (a replay)."""
-        ...
+class HookClaim(StrEnum):
+    NEW = "new"  # first delivery (or one whose earlier attempt died before enqueueing): go ahead
+    REPLAY = "replay"  # its job was enqueued
+    IN_FLIGHT = "in_flight"  # another delivery of this id is being enqueued right now
 
-    async def forget(self, hook_id: str) -> None: ...
+
+class SeenHookIds(Protocol):
+    """The replay guard, in two steps: an id is claimed before its job is sent and marked enqueued after,
+    so a delivery that fails (or dies) before its job is safely queued never makes its retry a replay."""
+
+    async def claim(self, hook_id: str) -> HookClaim: ...
+
+    async def enqueued(self, hook_id: str) -> None: ...
+
+    async def release(self, hook_id: str) -> None: ...
 
 
 class JobSink(Protocol):
@@ -141,8 +151,11 @@ class HookIntake:
             # Every field is checked before the id is recorded: a hook that can never be processed is a 400,
             # not a 500 whose retry would then be refused as a replay.
             job = self._job(event, hook_id)
-            if not await self.seen.remember(hook_id):
+            claim = await self.seen.claim(hook_id)
+            if claim is HookClaim.REPLAY:
                 raise HookRejected(409, "Replay", "this webhook-id was already received")
+            if claim is HookClaim.IN_FLIGHT:
+                raise HookRejected(503, "InFlight", "this webhook-id is being processed; retry later")
         except HookRejected as rejected:
             telemetry.hooks_rejected.add(1, {"reason": rejected.code})
             log.warning("ibss hook rejected", extra={"reason": rejected.code, "status": rejected.status})
@@ -151,8 +164,12 @@ class HookIntake:
             await self.sink.send(QueueName.SYNC_BOOKINGS, job)
         except BaseException:
             # Not enqueued: let the sender's retry through instead of refusing it as a replay.
-            await self.seen.forget(hook_id)
+            await self.seen.release(hook_id)
             raise
+        try:
+            await self.seen.enqueued(hook_id)
+        except Exception:  # the job is queued: the hook is accepted; a retry may at worst queue it again
+            log.warning("ibss hook id not marked enqueued", exc_info=True)
         telemetry.hooks_accepted.add(1, {"type": event.type.value})
         return job
 

@@ -17,8 +17,8 @@ from standardwebhooks.webhooks import Webhook
 from emulators.ibss.testing import HookReceiver, IbssEmulator
 from shared.config import AppSettings
 from shared.ibss.hooks import IbssHookType
-from shared.ibss.intake import TOLERANCE_SECONDS, BookingSyncJob, HookIntake, HookRejected
-from shared.state.dedup import TableHookIds
+from shared.ibss.intake import TOLERANCE_SECONDS, BookingSyncJob, HookClaim, HookIntake, HookRejected
+from shared.state.dedup import CLAIM_TIMEOUT, TableHookIds
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
 from tests.ibss.helpers import TUESDAY
@@ -186,9 +186,28 @@ async def test_concurrent_duplicates_enqueue_exactly_one_job(intake: HookIntake,
     headers = signed(body)
     results = await asyncio.gather(*(intake.accept(body, headers) for _ in range(6)), return_exceptions=True)
     accepted = [r for r in results if isinstance(r, BookingSyncJob)]
-    replays = [r for r in results if isinstance(r, HookRejected) and r.code == "Replay"]
-    assert (len(accepted), len(replays)) == (1, 5)
+    # A duplicate that arrives while the first is being enqueued is told to retry (503 InFlight, then a
+    # 409 once enqueued), one that arrives after it is a replay: either way, never a second job.
+    refused = [r for r in results if isinstance(r, HookRejected) and r.code in {"Replay", "InFlight"}]
+    assert (len(accepted), len(refused)) == (1, 5)
     assert len(sink.jobs()) == 1
+
+
+async def test_a_delivery_that_died_before_enqueueing_does_not_make_its_retry_a_replay(
+    storage: StorageAccount, sink: CountingSink
+):
+    """The id is claimed before the job is sent and marked enqueued after: a claim whose delivery died
+    (no release, no enqueue) is taken over by the sender's retry once it is older than an invocation."""
+    now = datetime(2030, 1, 8, 9, 0, tzinfo=UTC)
+    seen = TableHookIds(storage, clock=lambda: now)
+    hook_id = f"msg_{uuid.uuid4().hex}"
+    assert await seen.claim(hook_id) is HookClaim.NEW  # ... and the process dies here
+    assert await seen.claim(hook_id) is HookClaim.IN_FLIGHT  # a retry right away: told to come back
+    now += CLAIM_TIMEOUT
+    assert await seen.claim(hook_id) is HookClaim.NEW  # the retry after the timeout takes it over
+    assert await seen.claim(hook_id) is HookClaim.IN_FLIGHT  # once
+    await seen.enqueued(hook_id)
+    assert await seen.claim(hook_id) is HookClaim.REPLAY
 
 
 async def test_a_rejected_hook_does_not_burn_its_id(intake: HookIntake, sink: CountingSink):

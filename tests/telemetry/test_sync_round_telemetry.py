@@ -17,7 +17,7 @@ from emulators.ibss.testing import HookReceiver, IbssEmulator
 from scripts.stack import Azurite
 from shared import telemetry
 from shared.graph.notifications import CachedClientStates, NotificationIntake
-from shared.ibss.intake import BookingSyncJob, HookIntake
+from shared.ibss.intake import BookingSyncJob, HookClaim, HookIntake
 from shared.state.sync_events import SyncEventLog, SyncEventState
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
@@ -37,13 +37,16 @@ ROOM = "aurora@contoso.example"
 class SeenIds:
     ids: set[str] = field(default_factory=set)
 
-    async def remember(self, hook_id: str) -> bool:
+    async def claim(self, hook_id: str) -> HookClaim:
         if hook_id in self.ids:
-            return False
+            return HookClaim.REPLAY
         self.ids.add(hook_id)
-        return True
+        return HookClaim.NEW
 
-    async def forget(self, hook_id: str) -> None:
+    async def enqueued(self, hook_id: str) -> None:
+        pass
+
+    async def release(self, hook_id: str) -> None:
         self.ids.discard(hook_id)
 
 
