@@ -51,6 +51,10 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | Non
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+class AzuriteExited(RuntimeError):
+    """Azurite stopped before listening (a port taken, say); the text ends with what it said."""
+
+
 @dataclass
 class Azurite:
     """Azurite from node_modules, on loopback, with its data in a folder of its own."""
@@ -66,7 +70,20 @@ class Azurite:
     accounts: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
-    def start(self) -> Azurite:
+    def start(self, attempts: int = 3) -> Azurite:
+        """Start on the given ports, or on free ones: a free port can be taken by another process before
+        Azurite binds it (parallel test workers), so an early exit on chosen ports is retried on new ones."""
+        chosen = not (self.blob_port or self.queue_port or self.table_port)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start()
+            except AzuriteExited:
+                if not chosen or attempt == attempts:
+                    raise
+                self.blob_port = self.queue_port = self.table_port = 0
+        raise AssertionError("unreachable")
+
+    def _start(self) -> Azurite:
         if not AZURITE_BIN.exists():
             raise RuntimeError("Azurite is not installed: run `npm ci` (make does this for you)")
         self.blob_port = self.blob_port or free_port()
@@ -101,8 +118,15 @@ class Azurite:
             if self.accounts
             else None,
         )
-        for port in (self.blob_port, self.queue_port, self.table_port):
-            wait_for_port(port, 30, self.proc)
+        try:
+            for port in (self.blob_port, self.queue_port, self.table_port):
+                wait_for_port(port, 30, self.proc)
+        except RuntimeError as exc:
+            if self.proc.poll() is None:
+                stop_process(self.proc, timeout=1)
+                raise
+            said = self.proc.stderr.read().decode(errors="replace")[-500:] if self.proc.stderr else ""
+            raise AzuriteExited(f"{exc}: {said.strip() or 'no output'}") from None
         return self
 
     @property
