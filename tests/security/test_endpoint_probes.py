@@ -27,7 +27,7 @@ from tests.stack_fixtures import HOOK_SECRET, RunningHost
 ANONYMOUS = {"/api/graph/notifications", "/api/graph/lifecycle", "/api/ibss/hooks", "/api/health"}
 GRAPH_ROUTES = ["graph/notifications", "graph/lifecycle"]
 PROBES = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
