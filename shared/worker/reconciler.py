@@ -264,9 +264,15 @@ class Reconciler:
         elif base.room_mailbox and base.ical_uid:
             room = await self.outlook.room_event_by_uid(base.room_mailbox, base.ical_uid)
         organizer: Observed[OrganizerEventSnapshot] = UNREAD
-        if base.organizer_mailbox and base.ical_uid:
+        if base.organizer_mailbox and base.ical_uid and self._may_read(base.organizer_mailbox, base):
             organizer = await self.outlook.organizer_event(base.organizer_mailbox, base.ical_uid)
         return room, organizer
+
+    def _may_read(self, mailbox: str, base: SyncBase) -> bool:
+        """Room mode touches room mailboxes only (a rooms-only access policy answers 403 for people's)."""
+        if self.settings.organizer_mode is OrganizerMode.OWNER:
+            return True
+        return base.room_mailbox is not None and mailbox.lower() == base.room_mailbox.lower()
 
     def _outlook_as_in_base(
         self, link: StoredLink | None, booking: Observed[BookingSnapshot], scope: SyncScope
