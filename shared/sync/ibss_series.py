@@ -7,7 +7,7 @@ and returns a ``SeriesPlan``:
 * New series with >= 2 live bookings, one room, one length, one name/owner/parties, dates that fit a
   pattern (``to_patterned_recurrence``): ``CreateSeriesMeeting`` (one ``seriesMaster``).
 * ...with some dates already busy in the room: create without invitations, ``CancelOccurrence`` and
-  ``CancelBooking`` (``DECLINED_REASON``, the owner sees it) for those dates, then
+  ``CancelBooking`` (``ROOM_BUSY``, the owner sees it) for those dates, then
   ``UpdateSeriesMaster(invite=True)``: people and room are invited once, to the series without those
   dates (a room's attendant declines a whole series that conflicts on any occurrence).
 * ...with every live date busy: every booking cancelled with the reason, no meeting.
@@ -53,7 +53,7 @@ from shared.sync.no_shows import (
 )
 from shared.sync.normalize import normalize_email
 from shared.sync.plan import CancelBooking, UpdateBooking
-from shared.sync.reconcile import DECLINED_REASON
+from shared.sync.reconcile import ROOM_BUSY
 
 # The value of our single booking-id extended property on a series master (single meetings carry the
 # bare booking id). Lets every reader tell "a series this service made from IBSS" from anything else.
@@ -322,7 +322,7 @@ def _first(
     if recurrence is None:
         return _singles(bookings, config, versions, "the dates fit no Outlook pattern: individual meetings")
     taken = [b for b in live if any(s < b.end and e > b.start for s, e in busy)]
-    cancels = [CancelBooking(booking_id=b.booking_id, reason=DECLINED_REASON) for b in taken]
+    cancels = [CancelBooking(booking_id=b.booking_id, reason=ROOM_BUSY) for b in taken]
     series_id = head.series_id or ""
     if len(taken) == len(live):
         return SeriesPlan(

@@ -128,7 +128,10 @@ ROOM_MODE_REASON = (
 )
 PRIVATE_REASON = "The meeting is private; its booking name stays masked and the subject is not synced."
 PAST_START_COMMENT = "Declined: the meeting starts in the past and IBSS cannot book a space in the past."
-DECLINED_REASON = "The room declined the meeting in Outlook (it was already booked there)."
+# The room's own reply (its reason: busy, too long, outside its hours...) reaches the organizer by mail, which
+# the service cannot read: a decline seen on a copy says only that it declined.
+ROOM_DECLINED = "The room declined the meeting in Outlook."
+ROOM_BUSY = "The room declined the meeting in Outlook (it was already booked there)."
 ROOM_GONE_REASON = "The room no longer holds the meeting in Outlook."
 CANCELLED_IN_OUTLOOK = "The meeting was cancelled or deleted in Outlook."
 ROOM_REMOVED = "The room was removed from the meeting in Outlook."
@@ -224,7 +227,7 @@ def _outlook_view(
         elif vroom is None:
             dead_reason = ROOM_REMOVED
         elif room_lost:
-            dead_reason = DECLINED_REASON if copy is not None or org_says_declined else ROOM_GONE_REASON
+            dead_reason = ROOM_DECLINED if copy is not None or org_says_declined else ROOM_GONE_REASON
         return _OutlookView(
             alive=dead_reason is None,
             holds_room=dead_reason is None,
@@ -276,7 +279,7 @@ def _outlook_view(
         elif not in_scope:
             dead_reason = ROOM_REMOVED
         elif room_lost:
-            dead_reason = DECLINED_REASON
+            dead_reason = ROOM_DECLINED
         elif owner_declined:
             dead_reason = OWNER_DECLINED
         else:
@@ -1219,7 +1222,7 @@ def plan_after_room_unavailable(
     booking: BookingSnapshot,
     previous_base: SyncBase | None,
     config: SyncConfig,
-    reason: str = DECLINED_REASON,
+    reason: str = ROOM_BUSY,
 ) -> SyncPlan:
     """The room cannot take an IBSS-made booking (declined, or busy in the room-mode pre-check).
 

@@ -102,3 +102,30 @@ def test_room_already_taken_in_outlook_cancels_the_ibss_booking(sync_stack: Sync
 
     row = eventually(cancelled, what="IBSS booking cancelled")
     assert row["Booking_Cancel_Reason"]
+
+
+DELTA = "delta@contoso.example"
+
+
+def test_a_room_that_declines_for_its_own_reason_is_not_said_to_be_booked(sync_stack: SyncStack) -> None:
+    """Delta takes meetings of at most an hour: owner mode invites it and it declines a two-hour booking
+    (nothing else holds the slot), so the cancel reason must not claim it was already booked. Room mode
+    writes the meeting into the room's own calendar, which the room's processing rules do not judge."""
+    stack = sync_stack
+    stack.graph.room_processing(DELTA, maximumDurationInMinutes=60)
+    try:
+        start, _ = business_slot(5, 9)
+        booking = stack.ibss.act_book(ALICE, "HQ-2-DELTA", start, start + timedelta(hours=2), name="Long one")
+
+        def row() -> dict:
+            return next(b for b in stack.ibss.state()["bookings"] if b["Booking_Id"] == booking["Booking_Id"])
+
+        if stack.host_mode == "owner":
+            cancelled = eventually(lambda: row() if row()["Booking_Status"] == "Cancelled" else None)
+            assert "declined" in cancelled["Booking_Cancel_Reason"]
+            assert "already booked" not in cancelled["Booking_Cancel_Reason"]
+        else:
+            eventually(lambda: _live(stack, DELTA, "Long one"), what="meeting in the room's calendar")
+            assert row()["Booking_Status"] != "Cancelled"
+    finally:
+        stack.graph.room_processing(DELTA, maximumDurationInMinutes=1440)
