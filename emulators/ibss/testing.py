@@ -357,6 +357,22 @@ class IbssEmulator:
             },
         )
 
+    def act_book_at_kiosk(
+        self, space_id: str, start: datetime, end: datetime, name: str = "Kiosk booking"
+    ) -> dict[str, Any]:
+        """Book at a kiosk (IBSS Unity/Inspire): a booking without an owner."""
+        return self._flex(
+            "book",
+            {
+                "kiosk": True,
+                "node_id": self.node_id,
+                "space_id": space_id,
+                "start": _iso(start),
+                "end": _iso(end),
+                "name": name,
+            },
+        )
+
     def act_move(
         self,
         person: str,

@@ -76,6 +76,8 @@ BOOKING_DESCRIPTION: Final = "Booking_Description"  # ASSUMED
 BOOKING_START: Final = "Booking_Start"  # CONFIRMED (UTC)
 BOOKING_END: Final = "Booking_End"  # CONFIRMED (UTC)
 BOOKING_STATUS: Final = "Booking_Status"  # CONFIRMED
+# Also ASSUMED: empty or absent for a booking made at a kiosk (IBSS Unity/Inspire) or by a service account;
+# its meeting is organized by the room and invites no one in the owner's place.
 BOOKING_OWNER_EMAIL: Final = "Booking_Owner_Email"  # ASSUMED
 BOOKING_SERIES_ID: Final = "Booking_Series_Id"  # ASSUMED
 BOOKING_CREATED: Final = "Booking_Created"  # ASSUMED (UTC)

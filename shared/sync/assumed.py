@@ -49,7 +49,9 @@ def outlook_as_in_base(base: SyncBase) -> tuple[RoomEventSnapshot, OrganizerEven
             end=base.end,
             subject=base.subject or base.booking_name,
             organizer_email=base.room_mailbox,
-            attendees=(*people, owner) if base.owner_email not in base.attendees else people,
+            attendees=(*people, owner)
+            if base.owner_email and base.owner_email not in base.attendees
+            else people,
             sensitivity=sensitivity,
             change_key=base.room_change_key,
             last_modified=_LONG_AGO,

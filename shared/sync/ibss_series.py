@@ -285,7 +285,8 @@ def _live(b: BookingSnapshot, now: datetime) -> bool:
 def _people(b: BookingSnapshot, organizer_is_room: bool) -> tuple[str, ...]:
     people = set(b.party_emails)
     if organizer_is_room:
-        people.add(b.owner_email)
+        if b.owner_email:  # a kiosk's booking has no owner to invite
+            people.add(b.owner_email)
     else:
         people.discard(b.owner_email)
     return tuple(sorted(normalize_email(p) for p in people))
@@ -295,6 +296,8 @@ def _organizer_is_room(b: BookingSnapshot, config: SeriesConfig) -> bool:
     if config.organizer_mode is OrganizerMode.ROOM:
         return True
     # An owner without a tenant mailbox cannot hold the meeting: the room organizes it (single path rule).
+    if not b.owner_email:
+        return True
     domain = b.owner_email.rsplit("@", 1)[-1]
     return bool(config.internal_domains) and domain not in config.internal_domains
 

@@ -67,6 +67,7 @@ Private meetings keep the masked booking name; their subject is never stored or 
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -648,6 +649,12 @@ def _plan_unlinked(
     )
 
 
+def _with_owner(attendees: AbstractSet[str], owner: str) -> set[str]:
+    """The attendees with the booking's owner, if it has one (a kiosk's booking has none: no made-up
+    address is invited)."""
+    return set(attendees) | ({owner} if owner else set())
+
+
 def _plan_create_meeting(b: BookingSnapshot, config: SyncConfig, generation: int = 0) -> SyncPlan:
     assert b.room_mailbox is not None
     owner_can_organize = config.organizer_mode == OrganizerMode.OWNER and is_internal(
@@ -677,7 +684,7 @@ def _plan_create_meeting(b: BookingSnapshot, config: SyncConfig, generation: int
             subject=b.name,
             start=b.start,
             end=b.end,
-            attendees=_sorted(attendees | {b.owner_email}),
+            attendees=_sorted(_with_owner(attendees, b.owner_email)),
             room_mailbox=b.room_mailbox,
             booking_id_marker=b.booking_id,
             transaction_id=transaction_id(b.booking_id, b.room_mailbox, generation),
@@ -1051,7 +1058,7 @@ def _merge(booking: BookingSnapshot, view: _OutlookView, base: SyncBase, config:
                     subject=name,
                     start=start,
                     end=end,
-                    attendees=_sorted(new_a | {owner}),
+                    attendees=_sorted(_with_owner(new_a, owner)),
                     room_mailbox=room,
                     booking_id_marker=booking.booking_id,
                     transaction_id=transaction_id(booking.booking_id, room, generation),

@@ -197,7 +197,7 @@ class DeskSync:
             space_id=booking.space_id,
             space_name=(space.name if space else None) or booking.space_name or booking.space_id,
             building_name=building.name if building else "",
-            owner_email=owner or "unknown@invalid",
+            owner_email=owner or "",
             name=booking.name,
             start=booking.start,
             end=booking.end,

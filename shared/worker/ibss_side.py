@@ -52,7 +52,7 @@ def booking_snapshot(booking: Booking, scope: SyncScope) -> BookingSnapshot:
         start=booking.start,
         end=booking.end,
         name=booking.name,
-        owner_email=booking.owner_email or "unknown@invalid",
+        owner_email=booking.owner_email or "",  # a kiosk's booking: no owner (never a made-up address)
         parties=frozenset(Party(email=p.email, is_visitor=p.is_visitor) for p in booking.parties if p.email),
         status=status,
         online_meeting=booking.online_meeting,

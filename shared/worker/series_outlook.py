@@ -231,6 +231,8 @@ def to_master(
         if room_event.organizer and room_event.organizer.email_address
         else ""
     )
+    if not org_email:
+        raise ValueError("the meeting has no organizer address")  # no booking owned by a made-up one
     org_name = (
         room_event.organizer.email_address.name or ""
         if room_event.organizer and room_event.organizer.email_address
@@ -271,7 +273,7 @@ def to_master(
         end=parse_graph_time(room_event.end),
         time_zone=zone_name,
         name=name[:200],
-        owner_email=org_email or "unknown@invalid",
+        owner_email=org_email,
         parties=parties,
         online_meeting=bool(room_event.is_online_meeting),
         cancelled=bool(room_event.is_cancelled) or response == Response.DECLINED.value,

@@ -129,3 +129,15 @@ def test_a_room_that_declines_for_its_own_reason_is_not_said_to_be_booked(sync_s
             assert row()["Booking_Status"] != "Cancelled"
     finally:
         stack.graph.room_processing(DELTA, maximumDurationInMinutes=1440)
+
+
+def test_a_kiosk_booking_without_an_owner_invites_nobody_made_up(sync_stack: SyncStack) -> None:
+    """Booked at a kiosk (IBSS Unity/Inspire, a service account): no owner. The room organizes the meeting
+    in both modes, and no made-up address is invited (it would be visible to all and bounce)."""
+    stack = sync_stack
+    start, end = business_slot(6, 10)
+    stack.ibss.act_book_at_kiosk("HQ-2-CIRRUS", start, end, name="Kiosk walk-in")
+    meeting = eventually(lambda: _live(stack, CIRRUS, "Kiosk walk-in"), what="meeting in the room")[0]
+    assert meeting["organizer"]["emailAddress"]["address"].lower() == CIRRUS
+    invited = [a["emailAddress"]["address"].lower() for a in meeting.get("attendees", [])]
+    assert [a for a in invited if a != CIRRUS] == []

@@ -88,6 +88,17 @@ def test_owner_mode_falls_back_to_room_organizer_for_an_owner_without_a_tenant_m
     assert GUEST in create.attendees
 
 
+@pytest.mark.parametrize("mode", [OWNER, ROOM])
+def test_a_booking_without_an_owner_is_organized_by_the_room_and_invites_nobody_made_up(mode) -> None:
+    # A kiosk's booking (IBSS Unity/Inspire, a service account): no owner, so no attendee stands for one.
+    plan = reconcile(Present(booking(owner_email="", parties=parties(BOB))), GONE, GONE, None, config(mode))
+    (create,) = plan.actions
+    assert isinstance(create, CreateMeeting)
+    assert create.organizer_is_room
+    assert create.target_mailbox == AURORA
+    assert create.attendees == (BOB,)
+
+
 def test_retried_create_uses_the_same_transaction_id() -> None:
     first = reconcile(Present(booking()), GONE, GONE, None, config())
     second = reconcile(Present(booking(version="b2")), GONE, GONE, None, config())

@@ -313,3 +313,13 @@ def test_demo_building_matches_the_graph_emulators_demo_tenant(api, emu: IbssEmu
     assert set(rooms) - {s["Meta_Ext_Booking_SpaceId"] for s in with_mailbox} == {"foxtrot@contoso.example"}
     ibss_people = {p["email"] for p in emu.state()["people"]}
     assert ibss_people <= people
+
+
+def test_a_kiosk_books_for_nobody(emu: IbssEmulator, api):
+    emu.reset(clock=datetime(2030, 1, 7, 6, tzinfo=UTC))
+    made = emu.act_book_at_kiosk(
+        "HQ-1-AURORA", datetime(2030, 1, 8, 9, tzinfo=UTC), datetime(2030, 1, 8, 10, tzinfo=UTC)
+    )
+    got = api.get(f"/v2/{NODE}/bookings/{made['Booking_Id']}").json()
+    assert got["Booking_Owner_Email"] in ("", None)  # no owner, as IBSS Unity/Inspire books
+    assert got["Booking_Name"] == "Kiosk booking"
