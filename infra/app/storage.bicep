@@ -47,6 +47,7 @@ var tableNames = [
   'ibssseries'
   'outlookseries'
   'ibssfeed'
+  'mailboxless'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

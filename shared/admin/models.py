@@ -68,6 +68,14 @@ class OverviewCounts(_Out):
     ibss_feeds_stale: int = 0
 
 
+class OwnerWithoutMailbox(_Out):
+    """A booking owner whose address looks internal but has no Exchange mailbox: the room organizes."""
+
+    address: str
+    first_seen: datetime
+    last_seen: datetime
+
+
 class Overview(_Out):
     generated_at: datetime
     days: int
@@ -77,6 +85,7 @@ class Overview(_Out):
     ibss_sweeps: list[SweepReport] = []  # each building's last reconciliation sweep
     # Secret settings that are set but refused (names and reasons, never values): the service cannot work.
     setting_problems: list[SettingProblem] = []
+    owners_without_mailbox: list[OwnerWithoutMailbox] = []
     counts: OverviewCounts
 
 

@@ -19,6 +19,7 @@ from shared.admin.models import (
     OnboardingList,
     Overview,
     OverviewCounts,
+    OwnerWithoutMailbox,
     ReprocessResult,
     RoomStatus,
     SyncEventList,
@@ -29,6 +30,7 @@ from shared.ibss.feed import FeedState, is_stale
 from shared.rooms.models import RoomRow
 from shared.rooms.store import BuildingStore, OnboardingReport, RoomStore
 from shared.state.ibss_feed import TableFeedStore, TableSweepReports
+from shared.state.mailboxless import TableMailboxlessOwners
 from shared.state.sync_events import MessageSender, SyncEvent, SyncEventLog, SyncEventState
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
@@ -75,6 +77,7 @@ class AdminService:
         issues = await OnboardingReport(self.account).issues()
         feeds = [self._feed_status(f, now) for f in await TableFeedStore(self.account).list_all()]
         sweeps = await TableSweepReports(self.account).list_all()
+        mailboxless = await TableMailboxlessOwners(self.account).list_all(now)
 
         lag: dict[tuple[int | None, str | None], float] = {}
         errors: Counter[tuple[int | None, str | None]] = Counter()
@@ -96,6 +99,10 @@ class AdminService:
             ibss_feeds=sorted(feeds, key=lambda f: f.node_id),
             ibss_sweeps=sorted(sweeps, key=lambda r: r.node_id),
             setting_problems=self.setting_problems,
+            owners_without_mailbox=[
+                OwnerWithoutMailbox(address=o.address, first_seen=o.first_seen, last_seen=o.last_seen)
+                for o in mailboxless
+            ],
             counts=OverviewCounts(
                 events_by_state={s.value: by_state.get(s.value, 0) for s in SyncEventState},
                 conflicts=len(conflicts),

@@ -33,6 +33,7 @@ class TableName(StrEnum):
     DESK_LINKS = "desklinks"  # personal appointments of desk bookings (shared/state/desk_links.py)
     IBSS_SERIES = "ibssseries"
     IBSS_FEED = "ibssfeed"  # the IBSS change feed's watermark per building (shared/state/ibss_feed.py)
+    MAILBOXLESS = "mailboxless"  # internal-looking owners without a mailbox (shared/state/mailboxless.py)
 
 
 def poison_queue(queue: str) -> str:

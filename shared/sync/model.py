@@ -237,6 +237,8 @@ class SyncConfig(_Frozen):
     room_rewrites: dict[Email, RoomRewrite] = Field(default_factory=dict)
     default_room_rewrite: RoomRewrite = RoomRewrite()
     owner_decline_cancels: bool = True  # room mode: the owner declining a room-organized meeting cancels
+    # Internal-looking owners Graph has no mailbox for (a kiosk, a service account): the room organizes.
+    without_mailbox: frozenset[Email] = frozenset()
 
     def rewrite_for(self, room_mailbox: str) -> RoomRewrite:
         return self.room_rewrites.get(normalize_email(room_mailbox), self.default_room_rewrite)

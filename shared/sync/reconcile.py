@@ -657,8 +657,10 @@ def _with_owner(attendees: AbstractSet[str], owner: str) -> set[str]:
 
 def _plan_create_meeting(b: BookingSnapshot, config: SyncConfig, generation: int = 0) -> SyncPlan:
     assert b.room_mailbox is not None
-    owner_can_organize = config.organizer_mode == OrganizerMode.OWNER and is_internal(
-        b.owner_email, config.internal_domains
+    owner_can_organize = (
+        config.organizer_mode == OrganizerMode.OWNER
+        and is_internal(b.owner_email, config.internal_domains)
+        and b.owner_email not in config.without_mailbox
     )
     attendees = b.party_emails - {b.owner_email}
     if owner_can_organize:

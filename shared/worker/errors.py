@@ -15,3 +15,11 @@ class StaleRead(Exception):
 
 class RoomUnavailable(Exception):
     """The room cannot take an IBSS-made meeting (busy in room mode, or it declined)."""
+
+
+class OrganizerWithoutMailbox(Exception):
+    """Graph has no mailbox for the address a meeting was to be created in (404 ErrorInvalidUser)."""
+
+    def __init__(self, mailbox: str) -> None:
+        super().__init__("the booking owner has no mailbox")  # no address in the text (it is logged)
+        self.mailbox = mailbox

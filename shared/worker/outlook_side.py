@@ -21,7 +21,7 @@ from shared.graph.mapping import to_organizer_snapshot, to_room_snapshot
 from shared.graph.outlook_writer import OutlookWriter
 from shared.sync import GONE, UNREAD, Observed, OrganizerEventSnapshot, Present, RoomEventSnapshot
 from shared.sync.plan import AcceptRoomEvent, CancelMeeting, CreateMeeting, DeclineRoomEvent, UpdateMeeting
-from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
+from shared.worker.errors import OrganizerWithoutMailbox, RetryAfter, RoomUnavailable, StaleRead
 from shared.worker.reconciler import MeetingWritten
 
 T = TypeVar("T")
@@ -76,7 +76,12 @@ class GraphOutlookSide:
         based_on_change_key: str | None = None,
     ) -> MeetingWritten | None:
         if_match = f'W/"{based_on_change_key}"' if based_on_change_key else None
-        result = await _graph(self.writer.apply(action, if_match=if_match))
+        try:
+            result = await _graph(self.writer.apply(action, if_match=if_match))
+        except GraphNotFound as exc:
+            if exc.mailbox_missing and isinstance(action, CreateMeeting) and not action.organizer_is_room:
+                raise OrganizerWithoutMailbox(action.target_mailbox) from exc
+            raise
         if result is None or not result.event_id:
             return None
         return MeetingWritten(

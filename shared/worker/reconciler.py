@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from opentelemetry import trace
 
 from shared import telemetry
 from shared.state.links import StoredLink, TableLinkStore, new_pending
+from shared.state.mailboxless import TableMailboxlessOwners
 from shared.sync import (
     GONE,
     UNREAD,
@@ -35,6 +37,7 @@ from shared.sync import (
     reconcile,
 )
 from shared.sync.assumed import fits_conditional_write, outlook_as_in_base
+from shared.sync.normalize import normalize_email
 from shared.sync.plan import (
     AcceptRoomEvent,
     Action,
@@ -59,7 +62,7 @@ from shared.sync.reconcile import (
     record_created_meeting,
 )
 from shared.sync.series_outlook import is_outlook_series_ref
-from shared.worker.errors import RetryAfter, RoomUnavailable, StaleRead
+from shared.worker.errors import OrganizerWithoutMailbox, RetryAfter, RoomUnavailable, StaleRead
 from shared.worker.ibss_side import BookingRejected, IbssSide
 from shared.worker.policy import PolicyGate
 from shared.worker.scope import CachedScope, SyncScope
@@ -133,6 +136,29 @@ class Reconciler:
     # A booking of an Outlook series changed in IBSS (no-show, check-in): hand it to its series job
     # (shared/worker/series_outlook.py ``series_booking_hook``); None: ignored as before.
     outlook_series_booking: Callable[[BookingSnapshot], Awaitable[None]] | None = None
+    # Owners whose meeting got 404 ErrorInvalidUser (shared/state/mailboxless.py); None: not remembered.
+    mailboxless: TableMailboxlessOwners | None = None
+    _without_mailbox: frozenset[str] = field(default=frozenset(), init=False)
+    _without_mailbox_read_at: float | None = field(default=None, init=False)
+
+    async def _read_without_mailbox(self) -> None:
+        """The remembered owners without a mailbox, read at most once a minute per process."""
+        if self.mailboxless is None:
+            return
+        now = time.monotonic()
+        if self._without_mailbox_read_at is not None and now - self._without_mailbox_read_at < 60:
+            return
+        owners = await self.mailboxless.list_all(self.clock())
+        self._without_mailbox = frozenset(o.address for o in owners)
+        self._without_mailbox_read_at = now
+
+    async def _owner_without_mailbox(self, missing: OrganizerWithoutMailbox) -> StaleRead:
+        """Remember the owner, and read and decide again: the room organizes the meeting now."""
+        self._without_mailbox = self._without_mailbox | {normalize_email(missing.mailbox)}
+        if self.mailboxless is not None:
+            await self.mailboxless.remember(missing.mailbox, self.clock())
+        log.warning("booking owner has no mailbox: the room organizes the meeting")
+        return StaleRead("the booking owner has no mailbox")
 
     def _config(self, scope: SyncScope) -> SyncConfig:
         domains = self.settings.internal_domains or frozenset(
@@ -145,6 +171,7 @@ class Reconciler:
             internal_domains=domains,
             attendees_as_parties_internal=self.settings.attendees_as_parties_internal,
             private_booking_name=self.settings.private_booking_name,
+            without_mailbox=self._without_mailbox,
         )
 
     # ------------------------------------------------------------------ entry points
@@ -155,6 +182,7 @@ class Reconciler:
             "reconcile booking", attributes={"ibss.node_id": node_id, "ibss.booking_id": booking_id}
         ):
             scope = await self.scope.current()
+            await self._read_without_mailbox()
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     link = await self._settled(await self.links.find("booking", booking_id))
@@ -514,7 +542,10 @@ class Reconciler:
             action, CreateMeeting | UpdateMeeting | CancelMeeting | DeclineRoomEvent | AcceptRoomEvent
         ):
             based_on = (seen or {}).get(action.target.role) if isinstance(action, UpdateMeeting) else None
-            written = await self.outlook.apply(action, based_on)
+            try:
+                written = await self.outlook.apply(action, based_on)
+            except OrganizerWithoutMailbox as missing:
+                raise await self._owner_without_mailbox(missing) from None
             invited = (isinstance(action, CreateMeeting) and not action.organizer_is_room) or (
                 isinstance(action, UpdateMeeting)
                 and action.changes.room is not None

@@ -20,6 +20,7 @@ from shared.logs import current_correlation_id, new_correlation_id
 from shared.state.conflicts import TableConflictLog
 from shared.state.ibss_series import TableSeriesStore
 from shared.state.links import TableLinkStore
+from shared.state.mailboxless import TableMailboxlessOwners
 from shared.state.series import TableSeriesStore as OutlookSeriesStore
 from shared.storage.account import StorageAccount
 from shared.storage.names import QueueName
@@ -97,6 +98,7 @@ def reconciler_for_current_loop(settings: AppSettings, storage: StorageAccount) 
             ),
         ),
     )
+    found.mailboxless = TableMailboxlessOwners(storage)
     found.series_echo = series_echo(TableSeriesStore(storage), StorageQueueSink(storage))
     found.outlook_series_booking = series_booking_hook(OutlookSeriesStore(storage), StorageQueueSink(storage))
     _reconcilers[loop_id] = found

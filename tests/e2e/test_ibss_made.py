@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from tests.e2e.conftest import SyncStack, eventually
 from tests.slots import business_slot
 
@@ -141,3 +143,36 @@ def test_a_kiosk_booking_without_an_owner_invites_nobody_made_up(sync_stack: Syn
     assert meeting["organizer"]["emailAddress"]["address"].lower() == CIRRUS
     invited = [a["emailAddress"]["address"].lower() for a in meeting.get("attendees", [])]
     assert [a for a in invited if a != CIRRUS] == []
+
+
+KIOSK = "lobby-kiosk@contoso.example"  # a company address Exchange has no mailbox for
+
+
+def test_an_owner_without_a_mailbox_gets_a_room_organized_meeting_once_and_for_all(
+    sync_stack: SyncStack,
+) -> None:
+    """A service account books in IBSS: its address looks internal (the rooms' domain) but Exchange has no
+    mailbox for it. Owner mode tries its calendar once (404 ErrorInvalidUser), remembers the address and
+    lets the room organize; the next booking costs no failed call; the ops page lists the owner."""
+    stack = sync_stack
+    stack.ibss.load({"people": [{"email": KIOSK, "first_name": "Lobby", "last_name": "Kiosk"}]})
+    stack.graph.reset_request_counts()
+
+    def failed_creates() -> int:
+        entries = stack.graph.request_counts()["entries"]
+        return sum(e["count"] for e in entries if e["status"] == 404 and e["endpoint"].startswith("POST"))
+
+    start, end = business_slot(7, 10)
+    stack.ibss.act_book(KIOSK, "HQ-1-AURORA", start, end, name="Service desk")
+    first = eventually(lambda: _live(stack, AURORA, "Service desk"), what="meeting in the room")[0]
+    assert first["organizer"]["emailAddress"]["address"].lower() == AURORA
+    assert failed_creates() == (1 if stack.host_mode == "owner" else 0)
+
+    stack.ibss.act_book(KIOSK, "HQ-2-CIRRUS", start, end, name="Service desk two")
+    second = eventually(lambda: _live(stack, CIRRUS, "Service desk two"), what="second meeting")[0]
+    assert second["organizer"]["emailAddress"]["address"].lower() == CIRRUS
+    assert failed_creates() == (1 if stack.host_mode == "owner" else 0)  # remembered: no second 404
+
+    overview = httpx.get(stack.host.url("ops/overview"), timeout=10).json()
+    listed = [o["address"] for o in overview["owners_without_mailbox"]]
+    assert listed == ([KIOSK] if stack.host_mode == "owner" else [])

@@ -26,6 +26,7 @@ from shared.rooms.models import BuildingConfig, OnboardingIssue, RoomRow
 from shared.rooms.store import BuildingStore, OnboardingReport, RoomStore
 from shared.state import ibss_feed
 from shared.state.ibss_feed import TableSweepReports
+from shared.state.mailboxless import TableMailboxlessOwners
 from shared.state.sync_events import SyncEvent, SyncEventState, event_key
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
@@ -90,6 +91,7 @@ FIELDS: list[str] = [
     "issue.mailbox",
     "issue.space_id",
     "issue.detail",
+    "mailboxless.address",
 ]
 VALUE: dict[str, str] = {name: PAYLOADS[i % len(PAYLOADS)] for i, name in enumerate(FIELDS)}
 
@@ -285,6 +287,8 @@ async def _plant(account: StorageAccount, now: datetime) -> None:
         ]
     )
     await report.record_run(now - timedelta(minutes=10), {"issues": 1})
+    # remember() lowercases: the planted payload is stored (and shown) as it comes back.
+    await TableMailboxlessOwners(account).remember(v["mailboxless.address"], now - timedelta(minutes=3))
 
 
 @dataclass
@@ -347,6 +351,9 @@ def _check_rendered_as_text(seen: dict[str, Any]) -> None:
         assert row["data"]["bookingId"] == v[f"{label}.booking_id"]  # a data-* attribute, as given
     for name, cell in shown.items():
         assert cell == v[name], f"{name}: shown {cell[:200]!r}, stored {v[name][:200]!r}"
+
+    # Remembered owners are stored lowercased (an address): the payload comes back so, as text.
+    assert t["mailboxless"].cell("Owner") == v["mailboxless.address"].lower()
 
     # Composite cells: "display name · mailbox" and "expiry (n h) — subscription error".
     rooms = t["rooms"]

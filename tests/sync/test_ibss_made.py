@@ -99,6 +99,15 @@ def test_a_booking_without_an_owner_is_organized_by_the_room_and_invites_nobody_
     assert create.attendees == (BOB,)
 
 
+def test_owner_mode_lets_the_room_organize_for_an_internal_owner_without_a_mailbox() -> None:
+    # Alice's address is in the rooms' domain, but Graph said it has no mailbox (remembered per address).
+    plan = reconcile(Present(booking()), GONE, GONE, None, config(OWNER, without_mailbox=frozenset({ALICE})))
+    (create,) = plan.actions
+    assert isinstance(create, CreateMeeting)
+    assert create.organizer_is_room
+    assert create.target_mailbox == AURORA
+
+
 def test_retried_create_uses_the_same_transaction_id() -> None:
     first = reconcile(Present(booking()), GONE, GONE, None, config())
     second = reconcile(Present(booking(version="b2")), GONE, GONE, None, config())
