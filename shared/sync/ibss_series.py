@@ -137,6 +137,8 @@ class SeriesConfig(_Frozen):
     time_zone: str = "UTC"  # the building's zone: the series' wall clock
     internal_domains: frozenset[str] = frozenset()
     no_show_release_after: int | None = None  # the building's setting; None: no series release
+    # Internal-looking owners Graph has no mailbox for (the single path learns them): the room organizes.
+    without_mailbox: frozenset[str] = frozenset()
 
 
 class _SeriesAction(_Frozen):
@@ -296,7 +298,7 @@ def _organizer_is_room(b: BookingSnapshot, config: SeriesConfig) -> bool:
     if config.organizer_mode is OrganizerMode.ROOM:
         return True
     # An owner without a tenant mailbox cannot hold the meeting: the room organizes it (single path rule).
-    if not b.owner_email:
+    if not b.owner_email or b.owner_email in config.without_mailbox:
         return True
     domain = b.owner_email.rsplit("@", 1)[-1]
     return bool(config.internal_domains) and domain not in config.internal_domains

@@ -152,6 +152,11 @@ class Reconciler:
         self._without_mailbox = frozenset(o.address for o in owners)
         self._without_mailbox_read_at = now
 
+    async def owners_without_mailbox(self) -> frozenset[str]:
+        """The remembered owners without a mailbox (for the series path's decisions)."""
+        await self._read_without_mailbox()
+        return self._without_mailbox
+
     async def _owner_without_mailbox(self, missing: OrganizerWithoutMailbox) -> StaleRead:
         """Remember the owner, and read and decide again: the room organizes the meeting now."""
         self._without_mailbox = self._without_mailbox | {normalize_email(missing.mailbox)}

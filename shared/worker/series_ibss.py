@@ -361,6 +361,7 @@ class IbssSeriesWorker:
             internal_domains=self.internal_domains
             or frozenset(m.split("@", 1)[1] for m in scope.by_mailbox if "@" in m),
             no_show_release_after=await self.release_after(row.node_id) if self.release_after else None,
+            without_mailbox=await self.reconciler.owners_without_mailbox(),
         )
         busy: list[tuple[datetime, datetime]] = []
         live = [b for b in bookings if b.status.value == "active" and b.end > config.now and b.room_mailbox]

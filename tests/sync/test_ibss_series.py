@@ -111,6 +111,16 @@ def test_weekly_series_becomes_one_recurring_meeting_across_dst(mode: OrganizerM
     assert plan.new_base.mode is SeriesMode.RECURRING
 
 
+def test_a_series_of_an_owner_without_a_mailbox_or_without_an_owner_is_organized_by_the_room() -> None:
+    known = cfg().model_copy(update={"without_mailbox": frozenset({OWNER})})
+    for bookings, config in ((weekly(), known), ([edit(b, owner_email="") for b in weekly()], cfg())):
+        (create,) = decide_series(bookings, None, config).actions
+        assert isinstance(create, CreateSeriesMeeting)
+        assert create.organizer_is_room
+        assert create.target_mailbox == ROOM
+        assert "" not in create.attendees
+
+
 def test_same_input_twice_is_a_noop_after_the_create() -> None:
     bookings = weekly()
     base = created(bookings)
