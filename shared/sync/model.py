@@ -239,6 +239,9 @@ class SyncConfig(_Frozen):
     owner_decline_cancels: bool = True  # room mode: the owner declining a room-organized meeting cancels
     # Internal-looking owners Graph has no mailbox for (a kiosk, a service account): the room organizes.
     without_mailbox: frozenset[Email] = frozenset()
+    # The synced rooms that hold this link's meeting under links of their own (a meeting with several
+    # rooms): when the link's room leaves the meeting, the booking follows none of them.
+    held_elsewhere: frozenset[Email] = frozenset()
 
     def rewrite_for(self, room_mailbox: str) -> RoomRewrite:
         return self.room_rewrites.get(normalize_email(room_mailbox), self.default_room_rewrite)

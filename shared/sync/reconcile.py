@@ -205,7 +205,10 @@ def _outlook_view(
         elif room is not None and room.room_mailbox in rooms:
             vroom = room.room_mailbox
         else:
-            vroom = min(rooms) if rooms else None
+            # A room the meeting holds under another link is that link's: taking it would move this
+            # booking onto the other's space (a room removed from a meeting with several rooms).
+            free = rooms - config.held_elsewhere
+            vroom = min(free) if free else None
         copy = room if room is not None and room.room_mailbox == vroom else None
         private = org.sensitivity in config.private_sensitivities
         exclude = {org.organizer_email, org.mailbox} | ({owner} if owner else set())

@@ -362,6 +362,9 @@ class Reconciler:
         room_read_first: bool = False,
     ) -> SyncPlan:
         config = self._config(scope)
+        held = await self._held_elsewhere(link, organizer, config)
+        if held:
+            config = config.model_copy(update={"held_elsewhere": held})
         plan = reconcile(booking, room, organizer, link.base if link else None, config)
         if self.policies is not None and plan.ibss_writes:
             plan = await self.policies.review(plan, config.now)
@@ -395,6 +398,26 @@ class Reconciler:
             return follow_up
         self._observe(plan, booking, room)
         return plan
+
+    async def _held_elsewhere(
+        self, link: StoredLink | None, organizer: Observed[OrganizerEventSnapshot], config: SyncConfig
+    ) -> frozenset[str]:
+        """The synced rooms of the organizer's meeting that hold it under another live link; read only when
+        the link's own room is no longer among them (a room removed from a meeting with several rooms)."""
+        if link is None or not isinstance(organizer, Present) or not link.base.ical_uid:
+            return frozenset()
+        org = organizer.value
+        rooms = {a.email for a in org.attendees if config.in_scope(a.email)} | {
+            r for r in org.location_emails if config.in_scope(r)
+        }
+        if link.base.room_mailbox in rooms:
+            return frozenset()
+        held: set[str] = set()
+        for other in sorted(rooms):
+            found = await self.links.find("ical_uid", link.base.ical_uid, other)
+            if found is not None and found.link_id != link.link_id and not found.base.terminal:
+                held.add(other)
+        return frozenset(held)
 
     async def _with_conflict_holder(self, rejection: IbssRejection, plan: SyncPlan) -> IbssRejection:
         """IBSS refused a create because the space is taken: by which booking, made when, and does the room

@@ -202,3 +202,30 @@ def test_deleting_the_room_copy_cancels_the_booking(ready_stack: SyncStack) -> N
     assert len(ours) == 1
     stack.graph.act_delete_meeting(AURORA, ours[0]["id"])
     eventually(lambda: not bookings(stack, "HQ-1-AURORA"), what="booking cancelled after the room copy went")
+
+
+def test_removing_one_room_of_a_meeting_with_two_cancels_only_its_booking(ready_stack: SyncStack) -> None:
+    """Bob books Aurora and Borealis for one meeting (a booking each), then removes Borealis: its booking
+    is cancelled because the room was removed, Aurora's booking is untouched (no IBSS write on it, no 409
+    from moving Borealis' booking onto it) and no room declines anything to Bob."""
+    stack = ready_stack
+    start, end = business_slot(4, 14)
+    body = meeting("Two rooms", start, end, AURORA, CAROL)
+    body["attendees"].append({"emailAddress": {"address": BOREALIS}, "type": "resource"})
+    created = stack.graph.act_create_meeting(BOB, body)
+    aurora = eventually(lambda: bookings(stack, "HQ-1-AURORA"), what="Aurora's booking")[0]
+    eventually(lambda: bookings(stack, "HQ-1-BOREALIS"), what="Borealis' booking")
+    eventually(lambda: stack.ibss.wait_hooks_settled(timeout=20) or True)
+    stack.ibss.clear_request_counts()
+
+    stack.graph.act_update_meeting(BOB, created["id"], {"attendees": body["attendees"][:2]})
+    eventually(lambda: not bookings(stack, "HQ-1-BOREALIS"), what="Borealis' booking cancelled")
+    (cancelled,) = bookings(stack, "HQ-1-BOREALIS", active=False)
+    if stack.host_mode == "owner":  # room mode sees only the room's cancelled copy: a cancel, not a removal
+        assert "removed" in cancelled["Booking_Cancel_Reason"]
+    (kept,) = bookings(stack, "HQ-1-AURORA")
+    assert kept["Booking_Etag"] == aurora["Booking_Etag"]
+    writes = stack.ibss.request_counts()["by_route_status"]
+    assert not [r for r in writes if r.startswith("PATCH") and r.endswith(" 409")], writes
+    declines = [m for m in stack.graph.messages() if "declin" in str(m).lower()]
+    assert declines == []

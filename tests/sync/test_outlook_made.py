@@ -23,6 +23,7 @@ from shared.sync import (
     reconcile,
     record_created_booking,
 )
+from shared.sync.reconcile import ROOM_REMOVED
 from tests.sync.factories import (
     ALICE,
     AURORA,
@@ -241,6 +242,25 @@ def test_owner_mode_room_change_moves_booking() -> None:
     assert isinstance(act, UpdateBooking)
     assert act.changes.space is not None
     assert act.changes.space.space_id == "HQ-1-BOREALIS"
+
+
+def test_owner_mode_a_room_removed_from_a_meeting_with_two_rooms_cancels_only_its_booking() -> None:
+    # Aurora and Borealis were both invited, each with a booking (a link) of its own; Aurora is removed.
+    link = outlook_made(OWNER)
+    assert link.org is not None
+    org = link.org.model_copy(
+        update={
+            "attendees": (resource(BOREALIS),),
+            "location_emails": frozenset({BOREALIS}),
+            "change_key": "k2",
+        }
+    )
+    cancelled = link.room.model_copy(update={"is_cancelled": True, "change_key": "rck2"})
+    held = link.cfg.model_copy(update={"held_elsewhere": frozenset({BOREALIS})})
+    plan = link.run(room=cancelled, org=org, cfg=held)
+    (act,) = plan.actions  # no write on Borealis' space, no decline sent to the organizer
+    assert isinstance(act, CancelBooking)
+    assert act.reason == ROOM_REMOVED
 
 
 def test_room_mode_room_change_seen_through_the_new_room_copy() -> None:
