@@ -50,6 +50,7 @@ from shared.ibss.models import (
     UserPreferences,
     Visit,
     VisitCreate,
+    VisitUpdate,
     format_utc,
 )
 from shared.ibss.odata import FilterSyntaxError, parse_filter
@@ -549,6 +550,13 @@ async def get_visit(request: Request) -> Response:
     return JSONResponse(wire(emu_of(request).state.visit(node_id, request.path_params["visit_id"])))
 
 
+async def update_visit(request: Request) -> Response:
+    node_id = node_of(request)
+    req = validate(VisitUpdate, await json_body(request))
+    visit = emu_of(request).state.update_visit(node_id, request.path_params["visit_id"], req)
+    return JSONResponse(wire(visit))
+
+
 async def get_user_preferences(request: Request) -> Response:
     person = emu_of(request).state.person(request.path_params["email"])
     prefs = UserPreferences(email=person.email, calendar_sync=person.calendar_sync)
@@ -576,6 +584,7 @@ def api_routes() -> list[BaseRoute]:
         Route(fields.PATH_VISITS, list_visits, methods=["GET"]),
         Route(fields.PATH_VISITS, create_visit, methods=["POST"]),
         Route(fields.PATH_VISIT, get_visit, methods=["GET"]),
+        Route(fields.PATH_VISIT, update_visit, methods=["PATCH"]),
         Route(fields.PATH_USER_PREFERENCES, get_user_preferences, methods=["GET"]),
     ]
 

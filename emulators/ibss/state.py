@@ -43,6 +43,7 @@ from shared.ibss.models import (
     Space,
     Visit,
     VisitCreate,
+    VisitUpdate,
 )
 
 EmitFn = Callable[[IbssHookType, Booking], None]
@@ -648,6 +649,17 @@ class EmulatorState:
         if req.booking_id is not None:
             self.booking(node_id, req.booking_id)
         return self._new_visit(node_id, req)
+
+    def update_visit(self, node_id: int, visit_id: str, req: VisitUpdate) -> Visit:
+        """Visits do not follow their booking here (IBSS is not documented to): a client moves them."""
+        v = self.visit(node_id, visit_id)
+        start, end = req.start or v.start, req.end or v.end
+        if end <= start:
+            raise ApiError(400, "InvalidTimes", "a visit must end after it starts")
+        v.start, v.end = start, end
+        if req.status is not None:
+            v.status = req.status
+        return v
 
     def visit(self, node_id: int, visit_id: str) -> Visit:
         v = self.visits.get(visit_id)

@@ -36,6 +36,7 @@ from shared.ibss.models import (
     Space,
     Visit,
     VisitCreate,
+    VisitUpdate,
     Weekday,
 )
 
@@ -77,6 +78,7 @@ __all__ = [
     "Space",
     "Visit",
     "VisitCreate",
+    "VisitUpdate",
     "Weekday",
     "verify_hook",
 ]

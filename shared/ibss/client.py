@@ -59,6 +59,7 @@ from shared.ibss.models import (
     UserPreferences,
     Visit,
     VisitCreate,
+    VisitUpdate,
 )
 from shared.ibss.odata import Clause, build_filter
 
@@ -667,6 +668,11 @@ class IbssClient:
     async def get_user_preferences(self, email: str) -> UserPreferences:
         """A person's preferences (IbssNotFound when IBSS keeps none for them)."""
         return await self._get_one(UserPreferences, fields.PATH_USER_PREFERENCES.format(email=_seg(email)))
+
+    async def update_visit(self, node_id: int, visit_id: str, changes: VisitUpdate) -> Visit:
+        url = fields.PATH_VISIT.format(node_id=_seg(node_id), visit_id=_seg(visit_id))
+        resp = await self._request("PATCH", url, json=changes.to_wire(exclude_unset=True))
+        return self._parse(Visit, self._json(resp), resp)
 
     async def create_visit(self, node_id: int, visit: VisitCreate) -> Visit:
         url = fields.PATH_VISITS.format(node_id=_seg(node_id))

@@ -179,6 +179,9 @@ VISIT_HOST_EMAIL: Final = "Visit_Host_Email"  # ASSUMED
 VISIT_START: Final = "Visit_Start_Date"  # ASSUMED (UTC)
 VISIT_END: Final = "Visit_End_Date"  # ASSUMED (UTC)
 VISIT_STATUS: Final = "Visit_Status"  # ASSUMED
+# ASSUMED: a visit is changed with PATCH on PATH_VISIT (times, or the status to cancel it); IBSS is not
+# documented to move or cancel a booking's visits with it, so the service does (shared/worker/ibss_side.py).
+VISIT_STATUS_CANCELLED: Final = "Cancelled"  # ASSUMED
 
 # --------------------------------------------------------------------------------------------------
 # User preferences (the "Synchronise Calendar" personal preference is CONFIRMED to exist in Roamer/Flex;

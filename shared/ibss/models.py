@@ -361,6 +361,14 @@ class Visit(IbssModel):
     status: str | None = Field(default=None, alias=fields.VISIT_STATUS)
 
 
+class VisitUpdate(IbssModel):
+    """PATCH of a visit (ASSUMED): only what is set is sent."""
+
+    start: UtcDatetime | None = Field(default=None, alias=fields.VISIT_START)
+    end: UtcDatetime | None = Field(default=None, alias=fields.VISIT_END)
+    status: str | None = Field(default=None, alias=fields.VISIT_STATUS)
+
+
 class VisitCreate(IbssModel):
     email: str = Field(alias=fields.VISITOR_EMAIL, min_length=3)
     first_name: str | None = Field(default=None, alias=fields.VISITOR_FIRST_NAME)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from shared.ibss import fields
 from shared.ibss.client import IbssClient
 from shared.ibss.errors import (
     IbssBadRequest,
@@ -14,7 +15,14 @@ from shared.ibss.errors import (
     IbssPreconditionFailed,
     IbssThrottled,
 )
-from shared.ibss.models import Booking, BookingCreate, BookingParty, BookingStatus, BookingUpdate
+from shared.ibss.models import (
+    Booking,
+    BookingCreate,
+    BookingParty,
+    BookingStatus,
+    BookingUpdate,
+    VisitUpdate,
+)
 from shared.sync import GONE, BookingSnapshot, Observed, Party, Present
 from shared.sync import BookingStatus as SyncStatus
 from shared.sync.plan import CancelBooking, CreateBooking, UpdateBooking
@@ -168,7 +176,7 @@ class IbssSide:
         # Only the fields that changed are sent (unset fields are left out of the PATCH body).
         update = BookingUpdate(**{k: v for k, v in values.items() if v is not None})
         try:
-            return await _ibss(
+            updated = await _ibss(
                 self.client.update_booking(node_id, action.booking_id, update, etag=action.if_match)
             )
         except IbssPreconditionFailed as exc:
@@ -177,6 +185,19 @@ class IbssSide:
             if isinstance(exc, IbssBadRequest) and exc.reason not in _POLICY_REASONS | {"BookingInPast"}:
                 raise
             raise BookingRejected(_rejection(exc)) from exc
+        if changes.start is not None or changes.end is not None:
+            await self._visits_follow(updated, VisitUpdate(start=updated.start, end=updated.end))
+        return updated
+
+    async def _visits_follow(self, booking: Booking, changes: VisitUpdate) -> None:
+        """The booking's visitor records follow it (IBSS is not documented to move or cancel them)."""
+        for party in booking.parties:
+            if not party.visit_id:
+                continue
+            try:
+                await _ibss(self.client.update_visit(booking.node_id, party.visit_id, changes))
+            except IbssNotFound:
+                continue  # deleted meanwhile: nothing to follow
 
     async def cancel_anywhere(self, action: CancelBooking, nodes: tuple[int, ...] = ()) -> None:
         """Cancel a booking known only by id (no link row): try the buildings in scope."""
@@ -190,9 +211,13 @@ class IbssSide:
 
     async def cancel(self, node_id: int, action: CancelBooking) -> None:
         try:
-            await _ibss(self.client.cancel_booking(node_id, action.booking_id, reason=action.reason))
+            cancelled = await _ibss(
+                self.client.cancel_booking(node_id, action.booking_id, reason=action.reason)
+            )
         except IbssConflict as exc:
             if exc.reason != "AlreadyCancelled":  # cancelling twice is the same as once
                 raise
+            cancelled = await _ibss(self.client.get_booking(node_id, action.booking_id))  # a replay
         except IbssNotFound:
-            pass
+            return
+        await self._visits_follow(cancelled, VisitUpdate(status=fields.VISIT_STATUS_CANCELLED))

@@ -229,3 +229,36 @@ def test_removing_one_room_of_a_meeting_with_two_cancels_only_its_booking(ready_
     assert not [r for r in writes if r.startswith("PATCH") and r.endswith(" 409")], writes
     declines = [m for m in stack.graph.messages() if "declin" in str(m).lower()]
     assert declines == []
+
+
+def test_a_visitors_visit_follows_its_meeting(ready_stack: SyncStack) -> None:
+    """An external attendee is a visitor with a visit in IBSS: when the meeting moves, the visit moves
+    with it; when the meeting is cancelled, the visit is cancelled too (no guest expected at reception)."""
+    stack = ready_stack
+    start, end = business_slot(5, 15)
+    created = stack.graph.act_create_meeting(BOB, meeting("Supplier visit", start, end, AURORA, GUEST))
+    booking = eventually(lambda: bookings(stack, "HQ-1-AURORA"), what="IBSS booking")[0]
+
+    def visits() -> list[dict[str, Any]]:
+        return [
+            v
+            for v in stack.ibss.state()["visits"]
+            if v["Visitor_Email"] == GUEST and v.get("Booking_Id") == booking["Booking_Id"]
+        ]
+
+    (visit,) = eventually(visits, what="the guest's visit")
+    assert visit["Visit_Start_Date"].startswith(start.strftime("%Y-%m-%dT%H:%M"))
+
+    later, later_end = start + timedelta(hours=1), end + timedelta(hours=1)
+    stack.graph.act_update_meeting(BOB, created["id"], {"start": _time(later), "end": _time(later_end)})
+    moved = eventually(
+        lambda: [v for v in visits() if v["Visit_Start_Date"].startswith(later.strftime("%Y-%m-%dT%H:%M"))],
+        what="the visit moved with its meeting",
+    )
+    assert moved[0]["Visit_End_Date"].startswith(later_end.strftime("%Y-%m-%dT%H:%M"))
+
+    stack.graph.act_cancel_meeting(BOB, created["id"], "postponed")
+    eventually(
+        lambda: [v for v in visits() if v["Visit_Status"] == "Cancelled"],
+        what="the visit cancelled with its meeting",
+    )

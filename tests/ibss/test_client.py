@@ -32,6 +32,7 @@ from shared.ibss import (
     Occurrence,
     RetryPolicy,
     VisitCreate,
+    VisitUpdate,
     Weekday,
 )
 from tests.ibss.conftest import FAST_RETRIES
@@ -283,6 +284,11 @@ async def test_parties_and_visitors(client: IbssClient):
     )
     assert (await client.get_visit(NODE, visit.id)).first_name == "Xavier"
     assert len(await client.list_visits(NODE, email="x@fabrikam.example")) == 1
+
+    moved = await client.update_visit(NODE, visit.id, VisitUpdate(start=at(1, 11), end=at(1, 12)))
+    assert (moved.start, moved.end, moved.first_name) == (at(1, 11), at(1, 12), "Xavier")
+    gone = await client.update_visit(NODE, visit.id, VisitUpdate(status="Cancelled"))
+    assert (gone.status, gone.start) == ("Cancelled", at(1, 11))  # only what was sent changed
 
 
 # ------------------------------------------------------------------------------------------------
