@@ -652,10 +652,11 @@ def _plan_unlinked(
     )
 
 
-def _with_owner(attendees: AbstractSet[str], owner: str) -> set[str]:
-    """The attendees with the booking's owner, if it has one (a kiosk's booking has none: no made-up
-    address is invited)."""
-    return set(attendees) | ({owner} if owner else set())
+def _with_owner(attendees: AbstractSet[str], owner: str, config: SyncConfig) -> set[str]:
+    """The attendees with the booking's owner, if it has one that can receive an invitation (a kiosk's
+    booking has none; an address Exchange has no mailbox for would bounce): no such address is invited."""
+    invitable = bool(owner) and owner not in config.without_mailbox
+    return set(attendees) | ({owner} if invitable else set())
 
 
 def _plan_create_meeting(b: BookingSnapshot, config: SyncConfig, generation: int = 0) -> SyncPlan:
@@ -689,7 +690,7 @@ def _plan_create_meeting(b: BookingSnapshot, config: SyncConfig, generation: int
             subject=b.name,
             start=b.start,
             end=b.end,
-            attendees=_sorted(_with_owner(attendees, b.owner_email)),
+            attendees=_sorted(_with_owner(attendees, b.owner_email, config)),
             room_mailbox=b.room_mailbox,
             booking_id_marker=b.booking_id,
             transaction_id=transaction_id(b.booking_id, b.room_mailbox, generation),
@@ -1063,7 +1064,7 @@ def _merge(booking: BookingSnapshot, view: _OutlookView, base: SyncBase, config:
                     subject=name,
                     start=start,
                     end=end,
-                    attendees=_sorted(_with_owner(new_a, owner)),
+                    attendees=_sorted(_with_owner(new_a, owner, config)),
                     room_mailbox=room,
                     booking_id_marker=booking.booking_id,
                     transaction_id=transaction_id(booking.booking_id, room, generation),

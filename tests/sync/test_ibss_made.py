@@ -106,6 +106,7 @@ def test_owner_mode_lets_the_room_organize_for_an_internal_owner_without_a_mailb
     assert isinstance(create, CreateMeeting)
     assert create.organizer_is_room
     assert create.target_mailbox == AURORA
+    assert ALICE not in create.attendees  # an invitation to an address without a mailbox would bounce
 
 
 def test_retried_create_uses_the_same_transaction_id() -> None:
