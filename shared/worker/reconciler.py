@@ -157,12 +157,16 @@ class Reconciler:
         await self._read_without_mailbox()
         return self._without_mailbox
 
+    async def remember_without_mailbox(self, address: str) -> None:
+        """Graph has no mailbox for this owner: from now on the room organizes its meetings."""
+        self._without_mailbox = self._without_mailbox | {normalize_email(address)}
+        if self.mailboxless is not None:
+            await self.mailboxless.remember(address, self.clock())
+        log.warning("booking owner has no mailbox: the room organizes the meeting")
+
     async def _owner_without_mailbox(self, missing: OrganizerWithoutMailbox) -> StaleRead:
         """Remember the owner, and read and decide again: the room organizes the meeting now."""
-        self._without_mailbox = self._without_mailbox | {normalize_email(missing.mailbox)}
-        if self.mailboxless is not None:
-            await self.mailboxless.remember(missing.mailbox, self.clock())
-        log.warning("booking owner has no mailbox: the room organizes the meeting")
+        await self.remember_without_mailbox(missing.mailbox)
         return StaleRead("the booking owner has no mailbox")
 
     def _config(self, scope: SyncScope) -> SyncConfig:

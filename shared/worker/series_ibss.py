@@ -492,11 +492,19 @@ class IbssSeriesWorker:
         for action in plan.actions:
             if isinstance(action, CreateSeriesMeeting):
                 assert base is not None
-                created = await _graph(
-                    self.calendar.create_event(
-                        action.target_mailbox, self._create_body(action), action.transaction_id
+                try:
+                    created = await _graph(
+                        self.calendar.create_event(
+                            action.target_mailbox, self._create_body(action), action.transaction_id
+                        )
                     )
-                )
+                except GraphNotFound as exc:
+                    if not exc.mailbox_missing or action.organizer_is_room:
+                        raise
+                    # The owner has no mailbox: the plan no longer fits; decided again, the room organizes.
+                    await self.reconciler.remember_without_mailbox(action.target_mailbox)
+                    await self._write(stored, pending=None)
+                    raise RetryAfter(1.0, "the series owner has no mailbox") from exc
                 base = base.model_copy(
                     update={"master_event_id": created.id, "master_ical_uid": created.i_cal_u_id}
                 )

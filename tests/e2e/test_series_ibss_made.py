@@ -262,3 +262,23 @@ def test_dates_taken_in_the_room_cancel_those_bookings(sync_stack: SyncStack) ->
     assert [
         b for b in _bookings(stack, series["Booking_Series_Id"]) if b["Booking_Status"] == "Cancelled"
     ] == [row]
+
+
+SERVICE = "front-desk@contoso.example"  # a company address Exchange has no mailbox for
+
+
+def test_a_series_of_an_owner_without_a_mailbox_is_organized_by_the_room(sync_stack: SyncStack) -> None:
+    """A service account books a series in IBSS: owner mode tries its calendar once (404 ErrorInvalidUser),
+    remembers the address and lets the room organize the series (before: the job failed on every retry)."""
+    stack = sync_stack
+    _start(stack)
+    stack.ibss.load({"people": [{"email": SERVICE, "first_name": "Front", "last_name": "Desk"}]})
+    dates = _dates(4, hour=15)
+    stack.ibss.act_book(SERVICE, "HQ-2-CIRRUS", name="Desk rota", occurrences=dates)
+    master = eventually(
+        lambda: next((m for m in _masters(stack, CIRRUS) if m.get("subject") == "Desk rota"), None),
+        timeout=45,
+        what="series organized by the room",
+    )
+    assert master["organizer"]["emailAddress"]["address"].lower() == CIRRUS
+    assert _occurrence_starts(master) == [s for s, _ in dates]
