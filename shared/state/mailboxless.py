@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from shared.storage.account import StorageAccount
 from shared.storage.names import TableName
 
@@ -37,9 +39,10 @@ class TableMailboxlessOwners:
     async def remember(self, address: str, now: datetime) -> None:
         table = await self.account.ready_table(TableName.MAILBOXLESS)
         key = _key(address)
-        first = now
-        async for row in table.query_entities(f"PartitionKey eq '{_PARTITION}' and RowKey eq '{key}'"):
-            first = datetime.fromisoformat(str(row["first_seen"]))
+        try:
+            first = datetime.fromisoformat(str((await table.get_entity(_PARTITION, key))["first_seen"]))
+        except ResourceNotFoundError:
+            first = now
         await table.upsert_entity(
             {
                 "PartitionKey": _PARTITION,

@@ -183,6 +183,13 @@ def _subject_hash(raw: str) -> str:
     return content_hash({"room_subject": normalize_subject(raw)})
 
 
+def synced_rooms_of(org: OrganizerEventSnapshot, config: SyncConfig) -> set[str]:
+    """The synced rooms the organizer's meeting holds (as attendees or locations)."""
+    return {a.email for a in org.attendees if config.in_scope(a.email)} | {
+        r for r in org.location_emails if config.in_scope(r)
+    }
+
+
 def _outlook_view(
     room_obs: Observed[RoomEventSnapshot],
     org_obs: Observed[OrganizerEventSnapshot],
@@ -196,10 +203,7 @@ def _outlook_view(
     owner = base.owner_email if base is not None else None
 
     if org is not None:
-        rooms = {
-            a.email for a in org.attendees if a.type == AttendeeType.RESOURCE or config.in_scope(a.email)
-        } | set(org.location_emails)
-        rooms = {r for r in rooms if config.in_scope(r)}
+        rooms = synced_rooms_of(org, config)
         if base is not None and base.room_mailbox in rooms:
             vroom: str | None = base.room_mailbox
         elif room is not None and room.room_mailbox in rooms:

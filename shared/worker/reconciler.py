@@ -60,6 +60,7 @@ from shared.sync.reconcile import (
     plan_after_room_unavailable,
     record_created_booking,
     record_created_meeting,
+    synced_rooms_of,
 )
 from shared.sync.series_outlook import is_outlook_series_ref
 from shared.worker.errors import OrganizerWithoutMailbox, RetryAfter, RoomUnavailable, StaleRead
@@ -410,10 +411,7 @@ class Reconciler:
         the link's own room is no longer among them (a room removed from a meeting with several rooms)."""
         if link is None or not isinstance(organizer, Present) or not link.base.ical_uid:
             return frozenset()
-        org = organizer.value
-        rooms = {a.email for a in org.attendees if config.in_scope(a.email)} | {
-            r for r in org.location_emails if config.in_scope(r)
-        }
+        rooms = synced_rooms_of(organizer.value, config)
         if link.base.room_mailbox in rooms:
             return frozenset()
         held: set[str] = set()

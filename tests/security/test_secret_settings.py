@@ -140,19 +140,19 @@ def test_a_well_formed_graph_secret_is_used() -> None:
     assert built.client_secret.get_secret_value() == "local-dev-secret-not-for-production"
 
 
-async def test_a_refused_ibss_api_key_is_never_handed_to_the_client() -> None:
-    settings = _graph(
+def _refused_ibss_key() -> AppSettings:
+    """Graph well configured, the IBSS API key an unresolved reference."""
+    return _graph(
         GRAPH_CLIENT_SECRET="local-dev-secret-not-for-production",
         IBSS_BASE_URL="http://127.0.0.1:9",
         IBSS_API_KEY=REFERENCE,
     )
-    storage = StorageAccount.from_settings(AppSettings(AzureWebJobsStorage="UseDevelopmentStorage=true"))
-    try:
-        with pytest.raises(SecretRefused) as refused:
-            reconciler_for_current_loop(settings, storage)
-        assert refused.value.setting == "IBSS_API_KEY"
-    finally:
-        await storage.close()
+
+
+async def test_a_refused_ibss_api_key_is_never_handed_to_the_client(storage: StorageAccount) -> None:
+    with pytest.raises(SecretRefused) as refused:
+        reconciler_for_current_loop(_refused_ibss_key(), storage)
+    assert refused.value.setting == "IBSS_API_KEY"
 
 
 # ------------------------------------------------------------------------------------ hook intake
@@ -238,21 +238,14 @@ def test_the_host_refuses_hooks_and_reports_the_setting(refused_host: RunningHos
     assert not any("VaultName" in line or "kv-x7k2m9q4" in line for line in lines)
 
 
-async def test_with_a_refused_ibss_key_delta_rounds_fail_instead_of_being_consumed_unsynced() -> None:
+async def test_with_a_refused_ibss_key_delta_rounds_fail_instead_of_being_consumed_unsynced(
+    storage: StorageAccount,
+) -> None:
     # A round the reconciler never saw must not store its deltaLink: the sink raises, the round is read
     # again once the key resolves.
     from shared.wiring import _room_sink  # noqa: PLC0415 - the composition root's choice is under test
 
-    settings = _graph(
-        GRAPH_CLIENT_SECRET="local-dev-secret-not-for-production",
-        IBSS_BASE_URL="http://127.0.0.1:9",
-        IBSS_API_KEY=REFERENCE,
-    )
-    storage = StorageAccount.from_settings(AppSettings(AzureWebJobsStorage="UseDevelopmentStorage=true"))
-    try:
-        sink = _room_sink(settings, storage)
-        assert sink is not None
-        with pytest.raises(SecretRefused):
-            await sink.room_changed("room@contoso.example", [], [], full_resync=False)
-    finally:
-        await storage.close()
+    sink = _room_sink(_refused_ibss_key(), storage)
+    assert sink is not None
+    with pytest.raises(SecretRefused):
+        await sink.room_changed("room@contoso.example", [], [], full_resync=False)

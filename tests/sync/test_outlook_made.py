@@ -12,6 +12,7 @@ from shared.sync import (
     CreateBooking,
     DeclineRoomEvent,
     LinkState,
+    OrganizerEventSnapshot,
     OrganizerMode,
     Present,
     Response,
@@ -227,16 +228,17 @@ def test_attendee_changes_update_parties(mode) -> None:
     assert plan.new_base.attendees == (CAROL, GUEST)
 
 
+def _only_room(org: OrganizerEventSnapshot, room: str) -> OrganizerEventSnapshot:
+    """The organizer's copy after the meeting's rooms were changed to ``room`` alone."""
+    return org.model_copy(
+        update={"attendees": (resource(room),), "location_emails": frozenset({room}), "change_key": "k2"}
+    )
+
+
 def test_owner_mode_room_change_moves_booking() -> None:
     link = outlook_made(OWNER)
     assert link.org is not None
-    org = link.org.model_copy(
-        update={
-            "attendees": (resource(BOREALIS),),
-            "location_emails": frozenset({BOREALIS}),
-            "change_key": "k2",
-        }
-    )
+    org = _only_room(link.org, BOREALIS)
     plan = link.run(room=GONE, org=org)  # the old room's copy is already gone
     (act,) = plan.actions
     assert isinstance(act, UpdateBooking)
@@ -248,13 +250,7 @@ def test_owner_mode_a_room_removed_from_a_meeting_with_two_rooms_cancels_only_it
     # Aurora and Borealis were both invited, each with a booking (a link) of its own; Aurora is removed.
     link = outlook_made(OWNER)
     assert link.org is not None
-    org = link.org.model_copy(
-        update={
-            "attendees": (resource(BOREALIS),),
-            "location_emails": frozenset({BOREALIS}),
-            "change_key": "k2",
-        }
-    )
+    org = _only_room(link.org, BOREALIS)
     cancelled = link.room.model_copy(update={"is_cancelled": True, "change_key": "rck2"})
     held = link.cfg.model_copy(update={"held_elsewhere": frozenset({BOREALIS})})
     plan = link.run(room=cancelled, org=org, cfg=held)
